@@ -1,0 +1,79 @@
+//! The error every server function returns: the command side's typed errors,
+//! plus what can go wrong on the way (network, server).
+
+use domain::{CommandError, DomainError};
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum AppError {
+    #[error(transparent)]
+    Command(CommandError),
+    #[error("not found")]
+    NotFound,
+    #[error("{field}: {reason}")]
+    BadInput { field: String, reason: String },
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl AppError {
+    pub fn bad_input(field: &str, reason: impl Into<String>) -> Self {
+        AppError::BadInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A sentence for a person, without internals.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Command(CommandError::Rejected(DomainError::Invalid { field, reason })) => {
+                format!("{}: {reason}", human_field(field))
+            }
+            AppError::Command(CommandError::Rejected(DomainError::VersionConflict {
+                actual, ..
+            })) => format!(
+                "Someone changed this product meanwhile (now at version {actual}). Reload to see their change, then edit again."
+            ),
+            AppError::Command(e) => e.to_string(),
+            AppError::NotFound => "Not found.".into(),
+            AppError::BadInput { field, reason } => format!("{}: {reason}", human_field(field)),
+            AppError::Transport(e) => format!("Could not reach the shop: {e}"),
+        }
+    }
+
+    pub fn is_version_conflict(&self) -> bool {
+        matches!(
+            self,
+            AppError::Command(CommandError::Rejected(DomainError::VersionConflict { .. }))
+        )
+    }
+}
+
+fn human_field(field: &str) -> String {
+    match field {
+        "price" => "Price".into(),
+        "name" => "Name".into(),
+        "category" => "Category".into(),
+        "stock" => "Stock".into(),
+        "overridePriceCut" => "Price cut override".into(),
+        other => other.into(),
+    }
+}
+
+impl From<CommandError> for AppError {
+    fn from(e: CommandError) -> Self {
+        AppError::Command(e)
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}

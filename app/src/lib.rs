@@ -1,0 +1,72 @@
+//! Vitrine's UI, shared by the server (SSR) and the browser (hydrate).
+//!
+//! - `pages/`: storefront and admin pages
+//! - `components/`: pieces pages share (freshness badge, price)
+//! - `api/`: the `#[server]` functions, thin: they call a port from context
+//! - `live`: the browser's side of the live feed (SSE → signals)
+//! - `ports` (server only): what the server must implement
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod live;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ports;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+/// The HTML document around the app, rendered on the server only. It carries
+/// the live feed's position at render time, so the browser resumes the feed
+/// from there and misses no change made between render and hydration.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let live_position = live::render_position();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="vitrine-live-position" content=live_position/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    live::provide_live_feed();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/vitrine.css"/>
+        <Title text="Vitrine"/>
+        <Router>
+            <header class="site-header">
+                <A href="/" attr:class="brand">"Vitrine"</A>
+                <nav aria-label="Main">
+                    <A href="/">"Shop"</A>
+                    <A href="/admin/products">"Admin"</A>
+                </nav>
+                <components::LiveStatusBadge/>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <pages::NotFound/> }>
+                    <Route path=path!("/") view=pages::storefront::CatalogPage/>
+                    <Route path=path!("/products/:id") view=pages::storefront::ProductPage/>
+                    <Route path=path!("/admin/products") view=pages::admin::AdminProductsPage/>
+                    <Route path=path!("/admin/products/:id") view=pages::admin::AdminProductPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,19 @@
+//! Vitrine's pure domain: the shop's language as types and rules.
+//!
+//! Nothing here does I/O, awaits, or knows about Leptos, SurrealDB or NATS.
+//! It compiles for the server and for the browser, so the browser reuses the
+//! same validation and read-record folds for optimistic updates.
+
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod money;
+pub mod product;
+pub mod receipt;
+pub mod views;
+
+pub use error::{CommandError, DomainError};
+pub use event::{Actor, ActorRole, AggregateType, EventEnvelope, StoredEvent};
+pub use ids::{CommandId, EventId, ProductId};
+pub use money::{Money, MoneyError};
+pub use receipt::WriteReceipt;

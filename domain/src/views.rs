@@ -1,0 +1,168 @@
+//! Read records and their pure folds. Projectors run these on the server; the
+//! browser runs the same code for optimistic updates.
+
+use crate::event::EventEnvelope;
+use crate::ids::ProductId;
+use crate::money::Money;
+use crate::product::ProductEvent;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// What a projector does with an event, given the last version it applied
+/// for that aggregate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sequencing {
+    /// The next version: apply it.
+    Apply,
+    /// Already applied (a redelivery or a duplicate): skip it.
+    AlreadyApplied,
+    /// Versions in between are missing: load them first.
+    Gap { missing_from: u64, missing_to: u64 },
+}
+
+pub fn sequence(last_applied: u64, incoming: u64) -> Sequencing {
+    if incoming <= last_applied {
+        Sequencing::AlreadyApplied
+    } else if incoming == last_applied + 1 {
+        Sequencing::Apply
+    } else {
+        Sequencing::Gap {
+            missing_from: last_applied + 1,
+            missing_to: incoming - 1,
+        }
+    }
+}
+
+/// The product page's read record: everything the page shows, denormalized.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductView {
+    pub product_id: ProductId,
+    pub name: String,
+    pub category: String,
+    pub price: Money,
+    /// The price before the last change, for "was 24.99".
+    pub previous_price: Option<Money>,
+    pub stock: u32,
+    /// Version of the Product aggregate folded into this record.
+    pub version: u64,
+    /// When the last applied event happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub event_time: OffsetDateTime,
+    /// When the projector wrote this record.
+    #[serde(with = "time::serde::rfc3339")]
+    pub projected_at: OffsetDateTime,
+}
+
+/// Why an event cannot be folded into a record.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FoldError {
+    #[error("{0} arrived for a product that was never created")]
+    MissingCreation(&'static str),
+    #[error("aggregate id {0:?} is not a product id")]
+    BadAggregateId(String),
+}
+
+impl ProductView {
+    /// Folds one product event into the record (`None` before creation).
+    /// The caller has already checked the sequencing; `projected_at` is set to
+    /// the event time here and overwritten by the projector when it writes.
+    pub fn apply(
+        view: Option<ProductView>,
+        event: &EventEnvelope<ProductEvent>,
+    ) -> Result<ProductView, FoldError> {
+        let product_id: ProductId = event
+            .aggregate_id
+            .parse()
+            .map_err(|_| FoldError::BadAggregateId(event.aggregate_id.clone()))?;
+        let mut next = match (&event.payload, view) {
+            (ProductEvent::Created(e), _) => ProductView {
+                product_id,
+                name: e.name.clone(),
+                category: e.category.clone(),
+                price: e.price,
+                previous_price: None,
+                stock: e.initial_stock,
+                version: 0,
+                event_time: event.occurred_at,
+                projected_at: event.occurred_at,
+            },
+            (ProductEvent::PriceChanged(e), Some(mut v)) => {
+                v.previous_price = Some(v.price);
+                v.price = e.new_price;
+                v
+            }
+            (other, None) => return Err(FoldError::MissingCreation(other.event_type())),
+        };
+        next.version = event.aggregate_version;
+        next.event_time = event.occurred_at;
+        Ok(next)
+    }
+
+    /// True when the price went down with the last change ("price dropped").
+    pub fn price_dropped(&self) -> bool {
+        self.previous_price.is_some_and(|p| p > self.price)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Actor, AggregateType};
+    use crate::ids::{CommandId, EventId};
+    use crate::product::{PriceChanged, ProductCreated};
+
+    fn envelope(version: u64, payload: ProductEvent) -> EventEnvelope<ProductEvent> {
+        EventEnvelope {
+            event_id: EventId::new(),
+            event_type: payload.event_type().into(),
+            schema_version: 1,
+            aggregate_type: AggregateType::Product,
+            aggregate_id: "0190f5c2-0000-7000-8000-000000000001".into(),
+            aggregate_version: version,
+            occurred_at: OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(version as i64),
+            actor: Actor::system("test"),
+            command_id: CommandId::new(),
+            correlation_id: uuid::Uuid::nil(),
+            payload,
+        }
+    }
+
+    fn price(old: i64, new: i64) -> ProductEvent {
+        ProductEvent::PriceChanged(PriceChanged {
+            old_price: Money::from_minor(old),
+            new_price: Money::from_minor(new),
+            cut_override: false,
+        })
+    }
+
+    #[test]
+    fn sequencing_applies_next_skips_old_and_reports_gaps() {
+        assert_eq!(sequence(0, 1), Sequencing::Apply);
+        assert_eq!(sequence(3, 3), Sequencing::AlreadyApplied);
+        assert_eq!(sequence(3, 1), Sequencing::AlreadyApplied);
+        assert_eq!(sequence(3, 6), Sequencing::Gap { missing_from: 4, missing_to: 5 });
+    }
+
+    #[test]
+    fn folds_creation_and_price_changes() {
+        let created = ProductEvent::Created(ProductCreated {
+            name: "Lamp".into(),
+            category: "Home".into(),
+            price: Money::from_minor(1000),
+            initial_stock: 4,
+        });
+        let v1 = ProductView::apply(None, &envelope(1, created)).unwrap();
+        assert_eq!((v1.version, v1.price, v1.stock, v1.previous_price), (1, Money::from_minor(1000), 4, None));
+        let v2 = ProductView::apply(Some(v1), &envelope(2, price(1000, 800))).unwrap();
+        assert_eq!(v2.version, 2);
+        assert_eq!(v2.previous_price, Some(Money::from_minor(1000)));
+        assert!(v2.price_dropped());
+        assert_eq!(v2.event_time, OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(2));
+    }
+
+    #[test]
+    fn a_change_before_creation_is_an_error_not_a_blank_record() {
+        assert!(ProductView::apply(None, &envelope(2, price(1, 2))).is_err());
+    }
+}

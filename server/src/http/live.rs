@@ -1,0 +1,78 @@
+//! `GET /api/live`: server-sent events. Each `projected` event carries a
+//! `ProjectionNotice`; its SSE id is the live stream position, so a client
+//! resumes with `Last-Event-ID` (or `?after=` from a server-rendered page),
+//! also across a server restart. Too old to resume: a `reset` event.
+
+use crate::pipeline::live::{LiveEntry, Resume};
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::stream::{self, Stream, StreamExt};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio_stream::wrappers::BroadcastStream;
+
+#[derive(Deserialize)]
+pub struct LiveQuery {
+    after: Option<u64>,
+}
+
+fn projected(entry: &LiveEntry) -> Event {
+    Event::default()
+        .event("projected")
+        .id(entry.position.to_string())
+        .json_data(&*entry.notice)
+        .unwrap_or_else(|_| Event::default().comment("unencodable notice"))
+}
+
+fn reset(position: u64) -> Event {
+    Event::default()
+        .event("reset")
+        .id(position.to_string())
+        .data("refetch")
+}
+
+pub async fn live_feed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LiveQuery>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let hub = state.live.clone();
+    let resume_from = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or(query.after);
+
+    // Subscribe first, then replay: a notice in between is sent once.
+    let receiver = hub.subscribe();
+    let (first, mut last_sent): (Vec<Event>, u64) = match resume_from {
+        None => (vec![], hub.position()),
+        Some(after) => match hub.since(after).await {
+            Resume::Replay(entries) => {
+                let last = entries.last().map_or(after, |e| e.position);
+                (entries.iter().map(projected).collect(), last)
+            }
+            Resume::Reset => {
+                let position = hub.position();
+                (vec![reset(position)], position)
+            }
+        },
+    };
+    let live = BroadcastStream::new(receiver).filter_map(move |item| {
+        let event = match item {
+            Ok(entry) if entry.position > last_sent => {
+                last_sent = entry.position;
+                Some(projected(&entry))
+            }
+            Ok(_) => None,
+            // This client fell behind the hub: it must refetch.
+            Err(_) => Some(reset(last_sent)),
+        };
+        futures::future::ready(event)
+    });
+    let events = stream::iter(first).chain(live).map(Ok);
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

@@ -1,0 +1,267 @@
+//! Vitrine's server: the composition root and the adapters.
+//!
+//! - `config`: settings (Leptos.toml, then `VITRINE_*`)
+//! - `store`: SurrealDB write store (rows, event log, outbox) and read store
+//! - `commands`: command handlers (domain `decide` + one transaction)
+//! - `pipeline`: relay, JetStream layout, projectors, live hub
+//! - `queries`: the read side's queries
+//! - `http`: JSON API, SSE, health
+//! - `nats_server`: the embedded nats-server child process
+//! - `demo`: demo data
+
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod nats_server;
+pub mod pipeline;
+pub mod queries;
+pub mod store;
+
+use app::ports::{LivePosition, Ports};
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use commands::products::ProductHandler;
+use config::Settings;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use pipeline::live::LiveHub;
+use pipeline::project_product_views::{self as product_views, ProductViewProjector};
+use pipeline::relay::{Relay, RelayWaker};
+use pipeline::status::PipelineStatus;
+use queries::CatalogService;
+use std::sync::{Arc, Mutex};
+use store::read::ReadStore;
+use store::write::WriteStore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// What every HTTP handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub ports: Ports,
+    pub write: WriteStore,
+    pub read: ReadStore,
+    pub live: LiveHub,
+    pub nats: async_nats::Client,
+    pub status: Arc<PipelineStatus>,
+    pub settings: Arc<Settings>,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl LivePosition for LiveHub {
+    fn position(&self) -> u64 {
+        LiveHub::position(self)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("write store at {url}: {source}")]
+    WriteStore { url: String, source: store::StoreError },
+    #[error("read store at {url}: {source}")]
+    ReadStore { url: String, source: store::StoreError },
+    #[error(transparent)]
+    Bus(#[from] pipeline::jetstream::BusError),
+    #[error("live feed: {0}")]
+    Live(String),
+    #[error("settings: {0}")]
+    Config(#[from] config::ConfigError),
+    #[error("demo data: {0}")]
+    Demo(#[from] demo::DemoError),
+}
+
+/// A running shop: stores open, relay and projector running.
+pub struct Shop {
+    pub state: AppState,
+    shutdown: CancellationToken,
+    relay: JoinHandle<()>,
+    projector: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+    js: async_nats::jetstream::Context,
+    events: async_nats::jetstream::stream::Stream,
+    relay_waker: RelayWaker,
+}
+
+impl Shop {
+    /// Opens the stores, sets up JetStream, starts the relay, the projector
+    /// and the live hub, and creates the demo catalog if asked to.
+    pub async fn start(
+        settings: Settings,
+        nats_url: &str,
+        leptos: LeptosOptions,
+    ) -> Result<Shop, StartError> {
+        let user = settings.db_user.as_deref();
+        let pass = settings.db_pass.as_deref();
+        let write_url = settings.write_db_url();
+        let read_url = settings.read_db_url();
+        let write_db = store::connect(&write_url, "write", user, pass)
+            .await
+            .map_err(|source| StartError::WriteStore { url: write_url.clone(), source })?;
+        let write = WriteStore::open(write_db)
+            .await
+            .map_err(|source| StartError::WriteStore { url: write_url.clone(), source })?;
+        let read_db = store::connect(&read_url, "read", user, pass)
+            .await
+            .map_err(|source| StartError::ReadStore { url: read_url.clone(), source })?;
+        let read = ReadStore::open(read_db)
+            .await
+            .map_err(|source| StartError::ReadStore { url: read_url.clone(), source })?;
+
+        let nats = pipeline::jetstream::connect(nats_url).await?;
+        let js = async_nats::jetstream::new(nats.clone());
+        let (events, live_stream) = pipeline::jetstream::ensure_streams(&js, &settings.nats).await?;
+
+        let shutdown = CancellationToken::new();
+        let live = LiveHub::start(js.clone(), live_stream, shutdown.clone())
+            .await
+            .map_err(|e| StartError::Live(e.to_string()))?;
+        let status = Arc::new(PipelineStatus::default());
+        let relay_waker = RelayWaker::default();
+
+        let products = Arc::new(ProductHandler {
+            store: write.clone(),
+            policy: settings.price_policy()?,
+            relay: relay_waker.clone(),
+        });
+        let catalog = Arc::new(CatalogService {
+            read: read.clone(),
+            write: write.clone(),
+            live: live.clone(),
+            status: status.clone(),
+            wait: settings.pipeline.read_your_writes_wait(),
+        });
+        let ports = Ports {
+            products: products.clone(),
+            catalog,
+            live: Arc::new(live.clone()),
+        };
+
+        let relay = tokio::spawn(
+            Relay {
+                store: write.clone(),
+                js: js.clone(),
+                waker: relay_waker.clone(),
+                status: status.clone(),
+                batch: settings.pipeline.relay_batch,
+                scan_interval: settings.pipeline.relay_scan_interval(),
+            }
+            .run(shutdown.clone()),
+        );
+
+        let demo_data = settings.demo_data;
+        let shop = Shop {
+            state: AppState {
+                ports,
+                write: write.clone(),
+                read,
+                live,
+                nats,
+                status,
+                settings: Arc::new(settings),
+                leptos,
+            },
+            shutdown,
+            relay,
+            projector: Mutex::new(None),
+            js,
+            events,
+            relay_waker,
+        };
+        shop.start_projector().await?;
+        if demo_data {
+            demo::seed(&write, products.as_ref()).await?;
+        }
+        Ok(shop)
+    }
+
+    /// Starts the product view projector (its durable consumer resumes
+    /// where the last one acknowledged).
+    pub async fn start_projector(&self) -> Result<(), StartError> {
+        let settings = &self.state.settings.pipeline;
+        let consumer = pipeline::jetstream::durable_consumer(
+            &self.events,
+            product_views::NAME,
+            product_views::FILTER,
+            settings.ack_wait(),
+        )
+        .await?;
+        let token = self.shutdown.child_token();
+        let handle = tokio::spawn(
+            ProductViewProjector {
+                consumer,
+                read: self.state.read.clone(),
+                write: self.state.write.clone(),
+                live: self.state.live.clone(),
+                status: self.state.status.clone(),
+                batch: settings.projector_batch,
+            }
+            .run(token.clone()),
+        );
+        let previous = self
+            .projector
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace((token, handle));
+        if let Some((_, old)) = previous {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    /// Kills the projector task where it stands, as a crash would: nothing
+    /// is acknowledged or flushed on the way out.
+    pub fn crash_projector(&self) {
+        if let Some((_, handle)) = self.projector.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            handle.abort();
+        }
+    }
+
+    pub fn jetstream(&self) -> &async_nats::jetstream::Context {
+        &self.js
+    }
+
+    pub fn wake_relay(&self) {
+        self.relay_waker.wake();
+    }
+
+    /// The HTTP app: JSON API, live feed, health, Leptos pages and server
+    /// functions (under `/rpc`, with the ports in context).
+    pub fn router(&self) -> Router {
+        let state = self.state.clone();
+        let leptos_options = state.leptos.clone();
+        let routes = generate_route_list(app::App);
+        let ports = state.ports.clone();
+        Router::new()
+            .route("/health", get(http::health::health))
+            .nest("/api", http::api::routes())
+            .leptos_routes_with_context(
+                &state,
+                routes,
+                move || provide_context(ports.clone()),
+                {
+                    let options = leptos_options.clone();
+                    move || app::shell(options.clone())
+                },
+            )
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+            .with_state(state)
+    }
+
+    /// Stops the background tasks and waits for them.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let projector = self.projector.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((_, handle)) = projector {
+            let _ = handle.await;
+        }
+        let _ = self.relay.await;
+    }
+}

@@ -1,0 +1,8 @@
+//! The event pipeline: outbox → relay → JetStream → projectors → read store
+//! → live notices.
+
+pub mod jetstream;
+pub mod live;
+pub mod project_product_views;
+pub mod relay;
+pub mod status;

@@ -1,0 +1,112 @@
+//! SurrealDB adapters: the write store (normalized rows, the append-only
+//! event log, the outbox) and the read store (denormalized read records and
+//! projector checkpoints). Separate databases, so the read side can be
+//! rebuilt, moved or scaled without touching the write side.
+
+pub mod read;
+pub mod write;
+
+use surrealdb::engine::any::Any;
+use surrealdb::opt::auth::Root;
+use surrealdb::Surreal;
+
+pub type Db = Surreal<Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] surrealdb::Error),
+    #[error("stored data does not decode: {0}")]
+    Decode(#[from] serde_json::Error),
+    /// A concurrent writer won (version check or unique index); retry.
+    #[error("a concurrent change won")]
+    Conflict,
+    #[error("migration {version} failed: {reason}")]
+    Migration { version: u32, reason: String },
+}
+
+/// Marker the append transactions THROW when their version guard fails.
+pub(crate) const CONFLICT_MARKER: &str = "vitrine:conflict";
+
+impl StoreError {
+    pub(crate) fn from_tx(error: surrealdb::Error) -> StoreError {
+        let text = error.to_string();
+        // Our own guard, a unique-index violation on (aggregate, version),
+        // or the engine's optimistic transaction conflict.
+        if text.contains(CONFLICT_MARKER)
+            || text.contains("already contains")
+            || text.contains("already exists")
+            || text.to_lowercase().contains("conflict")
+        {
+            StoreError::Conflict
+        } else {
+            StoreError::Db(error)
+        }
+    }
+}
+
+/// Connects to `url` (`surrealkv://path`, `mem://`, `ws://host:port`) and
+/// selects the namespace and database.
+pub async fn connect(
+    url: &str,
+    database: &str,
+    user: Option<&str>,
+    pass: Option<&str>,
+) -> Result<Db, StoreError> {
+    let db = surrealdb::engine::any::connect(url).await?;
+    if let (Some(username), Some(password)) = (user, pass) {
+        if !(url.starts_with("mem:") || url.starts_with("surrealkv:")) {
+            db.signin(Root {
+                username: username.to_owned(),
+                password: password.to_owned(),
+            })
+            .await?;
+        }
+    }
+    db.use_ns("vitrine").use_db(database).await?;
+    Ok(db)
+}
+
+/// A migration: a version and the statements that bring the schema to it.
+pub(crate) struct Migration {
+    pub version: u32,
+    pub statements: &'static str,
+}
+
+/// Applies, in order, every migration not yet recorded in `migration`.
+pub(crate) async fn migrate(db: &Db, migrations: &[Migration]) -> Result<(), StoreError> {
+    db.query("DEFINE TABLE IF NOT EXISTS migration SCHEMALESS;")
+        .await?
+        .check()?;
+    let mut applied = db.query("SELECT VALUE version FROM migration").await?;
+    let applied: Vec<serde_json::Value> = applied.take(0)?;
+    let applied: Vec<u64> = applied.iter().filter_map(|v| v.as_u64()).collect();
+    for m in migrations {
+        if applied.contains(&u64::from(m.version)) {
+            continue;
+        }
+        let script = format!(
+            "BEGIN TRANSACTION;\n{}\nCREATE type::record('migration', $version) CONTENT {{ version: $version, appliedAt: time::now() }};\nCOMMIT TRANSACTION;",
+            m.statements
+        );
+        db.query(script)
+            .bind(("version", i64::from(m.version)))
+            .await?
+            .check()
+            .map_err(|e| StoreError::Migration {
+                version: m.version,
+                reason: e.to_string(),
+            })?;
+        tracing::info!(version = m.version, "applied migration");
+    }
+    Ok(())
+}
+
+/// `SELECT`-style results as plain JSON, decoded into our own types.
+pub(crate) fn decode_all<T: serde::de::DeserializeOwned>(
+    rows: Vec<serde_json::Value>,
+) -> Result<Vec<T>, StoreError> {
+    rows.into_iter()
+        .map(|row| serde_json::from_value(row).map_err(StoreError::from))
+        .collect()
+}

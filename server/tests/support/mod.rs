@@ -1,0 +1,102 @@
+//! A real shop for tests: a real nats-server (JetStream on disk in a temp
+//! directory) and embedded SurrealDB (SurrealKV on disk, so a restart test
+//! restarts on the same files).
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use app::live::ProjectionNotice;
+use domain::views::ProductView;
+use domain::ProductId;
+use leptos::config::LeptosOptions;
+use server::config::Settings;
+use server::nats_server::EmbeddedNats;
+use server::Shop;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+pub fn nats_bin() -> PathBuf {
+    std::env::var_os("VITRINE_NATS_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("nats-server"))
+}
+
+pub fn settings(dir: &Path) -> Settings {
+    let mut s = Settings::defaults().unwrap();
+    s.data_dir = dir.to_owned();
+    s.demo_data = false;
+    // Redeliver quickly after a simulated crash.
+    s.pipeline.ack_wait_ms = 1000;
+    s.pipeline.relay_scan_interval_ms = 200;
+    s
+}
+
+pub struct TestShop {
+    pub shop: Shop,
+    pub nats: EmbeddedNats,
+}
+
+impl TestShop {
+    pub async fn start(dir: &Path) -> TestShop {
+        let s = settings(dir);
+        let nats = EmbeddedNats::start(&nats_bin(), dir, &s.nats.sync_interval)
+            .expect("nats-server must be installed (make tools)");
+        let leptos = LeptosOptions::builder().output_name("vitrine").build();
+        let shop = Shop::start(s, &nats.url, leptos).await.unwrap();
+        TestShop { shop, nats }
+    }
+
+    pub async fn stop(self) {
+        self.shop.stop().await;
+        drop(self.nats);
+    }
+
+    pub fn notices(&self) -> broadcast::Receiver<server::pipeline::live::LiveEntry> {
+        self.shop.state.live.subscribe()
+    }
+
+    pub async fn read(&self, id: ProductId) -> Option<ProductView> {
+        self.shop.state.read.product_view(id).await.unwrap()
+    }
+
+    /// Polls the read store until the record reaches `version`.
+    pub async fn wait_for_version(&self, id: ProductId, version: u64, within: Duration) -> ProductView {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(v) = self.read(id).await {
+                if v.version >= version {
+                    return v;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "read record of {id} did not reach version {version} within {within:?} (has {:?})",
+                self.read(id).await.map(|v| v.version)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Waits for the live notice that reports `id` at `version` or later.
+pub async fn wait_for_notice(
+    rx: &mut broadcast::Receiver<server::pipeline::live::LiveEntry>,
+    id: &str,
+    version: u64,
+) -> ProjectionNotice {
+    let fut = async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if e.notice.aggregate_id == id && e.notice.aggregate_version >= version => {
+                    return (*e.notice).clone()
+                }
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(e) => panic!("live hub closed: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), fut)
+        .await
+        .expect("no live notice within 15 s")
+}
