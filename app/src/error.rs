@@ -7,7 +7,7 @@ use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(tag = "kind", content = "detail", rename_all = "camelCase")]
 pub enum AppError {
     #[error(transparent)]
     Command(CommandError),
@@ -61,6 +61,36 @@ fn human_field(field: &str) -> String {
         "stock" => "Stock".into(),
         "overridePriceCut" => "Price cut override".into(),
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_survives_the_trip_to_the_browser() {
+        let errors = [
+            AppError::Command(CommandError::Rejected(DomainError::invalid(
+                "price", "too low",
+            ))),
+            AppError::Command(CommandError::Rejected(DomainError::VersionConflict {
+                expected: 1,
+                actual: 2,
+            })),
+            AppError::Command(CommandError::Unavailable("down".into())),
+            AppError::NotFound,
+            AppError::bad_input("stock", "must be a whole number"),
+            AppError::Transport("timeout".into()),
+        ];
+        for e in errors {
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(
+                serde_json::from_str::<AppError>(&json).unwrap(),
+                e,
+                "{json}"
+            );
+        }
     }
 }
 

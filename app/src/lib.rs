@@ -17,7 +17,7 @@ pub mod ports;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server only. It carries
 /// the live feed's position at render time, so the browser resumes the feed
@@ -61,10 +61,24 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=|| view! { <pages::NotFound/> }>
-                    <Route path=path!("/") view=pages::storefront::CatalogPage/>
-                    <Route path=path!("/products/:id") view=pages::storefront::ProductPage/>
-                    <Route path=path!("/admin/products") view=pages::admin::AdminProductsPage/>
-                    <Route path=path!("/admin/products/:id") view=pages::admin::AdminProductPage/>
+                    // Async: the whole page is rendered before it is sent, so
+                    // browsing works without JavaScript.
+                    <Route path=path!("/") view=pages::storefront::CatalogPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/products/:id")
+                        view=pages::storefront::ProductPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/products")
+                        view=pages::admin::AdminProductsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/products/:id")
+                        view=pages::admin::AdminProductPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

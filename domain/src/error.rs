@@ -31,7 +31,7 @@ impl DomainError {
 
 /// What a command handler answers instead of a receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(tag = "kind", content = "detail", rename_all = "camelCase")]
 pub enum CommandError {
     #[error(transparent)]
     Rejected(DomainError),

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An amount in the shop's currency, in minor units (two decimal places).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Money(i64);
 
@@ -163,7 +165,10 @@ mod tests {
         assert_eq!(Money::parse("-1"), Err(MoneyError::Negative));
         assert_eq!(Money::parse("-0"), Ok(Money(0)));
         assert_eq!(Money::parse("1e30"), Err(MoneyError::TooLarge));
-        assert_eq!(Money::parse("123456789012345678"), Err(MoneyError::TooLarge));
+        assert_eq!(
+            Money::parse("123456789012345678"),
+            Err(MoneyError::TooLarge)
+        );
     }
 
     #[test]

@@ -184,7 +184,10 @@ fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, D
         ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(DomainError::invalid(field, "must not contain control characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -346,16 +349,46 @@ mod tests {
             price: Money::from_minor(100),
             stock: 1,
         };
-        let empty_name = CreateProduct { name: " ".into(), ..base.clone() };
-        assert_eq!(field_of(decide_create(&Product::default(), &empty_name, &policy).unwrap_err()), "name");
-        let long_cat = CreateProduct { category: "x".repeat(81), ..base.clone() };
-        assert_eq!(field_of(decide_create(&Product::default(), &long_cat, &policy).unwrap_err()), "category");
-        let free = CreateProduct { price: Money::ZERO, ..base.clone() };
-        assert_eq!(field_of(decide_create(&Product::default(), &free, &policy).unwrap_err()), "price");
-        let dear = CreateProduct { price: Money::from_minor(100_000_001), ..base.clone() };
-        assert_eq!(field_of(decide_create(&Product::default(), &dear, &policy).unwrap_err()), "price");
-        let heap = CreateProduct { stock: STOCK_MAX + 1, ..base.clone() };
-        assert_eq!(field_of(decide_create(&Product::default(), &heap, &policy).unwrap_err()), "stock");
+        let empty_name = CreateProduct {
+            name: " ".into(),
+            ..base.clone()
+        };
+        assert_eq!(
+            field_of(decide_create(&Product::default(), &empty_name, &policy).unwrap_err()),
+            "name"
+        );
+        let long_cat = CreateProduct {
+            category: "x".repeat(81),
+            ..base.clone()
+        };
+        assert_eq!(
+            field_of(decide_create(&Product::default(), &long_cat, &policy).unwrap_err()),
+            "category"
+        );
+        let free = CreateProduct {
+            price: Money::ZERO,
+            ..base.clone()
+        };
+        assert_eq!(
+            field_of(decide_create(&Product::default(), &free, &policy).unwrap_err()),
+            "price"
+        );
+        let dear = CreateProduct {
+            price: Money::from_minor(100_000_001),
+            ..base.clone()
+        };
+        assert_eq!(
+            field_of(decide_create(&Product::default(), &dear, &policy).unwrap_err()),
+            "price"
+        );
+        let heap = CreateProduct {
+            stock: STOCK_MAX + 1,
+            ..base.clone()
+        };
+        assert_eq!(
+            field_of(decide_create(&Product::default(), &heap, &policy).unwrap_err()),
+            "stock"
+        );
     }
 
     #[test]
@@ -377,7 +410,8 @@ mod tests {
     #[test]
     fn change_price_records_old_and_new() {
         let state = created(1000);
-        let events = decide_change_price(&state, &change(1200), &PricePolicy::default(), false).unwrap();
+        let events =
+            decide_change_price(&state, &change(1200), &PricePolicy::default(), false).unwrap();
         assert_eq!(
             events,
             vec![ProductEvent::PriceChanged(PriceChanged {
@@ -393,20 +427,34 @@ mod tests {
     #[test]
     fn same_price_is_a_no_op() {
         let state = created(1000);
-        assert_eq!(decide_change_price(&state, &change(1000), &PricePolicy::default(), true), Ok(vec![]));
+        assert_eq!(
+            decide_change_price(&state, &change(1000), &PricePolicy::default(), true),
+            Ok(vec![])
+        );
     }
 
     #[test]
     fn unknown_product_and_stale_version_are_refused() {
         assert!(matches!(
-            decide_change_price(&Product::default(), &change(1000), &PricePolicy::default(), true),
+            decide_change_price(
+                &Product::default(),
+                &change(1000),
+                &PricePolicy::default(),
+                true
+            ),
             Err(DomainError::NotFound { .. })
         ));
         let state = created(1000);
-        let stale = ChangePrice { expected_version: Some(7), ..change(1100) };
+        let stale = ChangePrice {
+            expected_version: Some(7),
+            ..change(1100)
+        };
         assert_eq!(
             decide_change_price(&state, &stale, &PricePolicy::default(), true),
-            Err(DomainError::VersionConflict { expected: 7, actual: 1 })
+            Err(DomainError::VersionConflict {
+                expected: 7,
+                actual: 1
+            })
         );
     }
 
@@ -415,8 +463,14 @@ mod tests {
         let policy = PricePolicy::default();
         let state = created(1000);
         assert!(decide_change_price(&state, &change(500), &policy, false).is_ok());
-        assert_eq!(field_of(decide_change_price(&state, &change(499), &policy, true).unwrap_err()), "price");
-        let overridden = ChangePrice { override_price_cut: true, ..change(100) };
+        assert_eq!(
+            field_of(decide_change_price(&state, &change(499), &policy, true).unwrap_err()),
+            "price"
+        );
+        let overridden = ChangePrice {
+            override_price_cut: true,
+            ..change(100)
+        };
         assert_eq!(
             field_of(decide_change_price(&state, &overridden, &policy, false).unwrap_err()),
             "overridePriceCut"
@@ -432,7 +486,11 @@ mod tests {
             new_price: Money::from_minor(2),
             cut_override: false,
         });
-        let decoded = ProductEvent::decode(event.event_type(), event.schema_version(), &event.payload_json());
+        let decoded = ProductEvent::decode(
+            event.event_type(),
+            event.schema_version(),
+            &event.payload_json(),
+        );
         assert_eq!(decoded, Ok(event));
         assert!(ProductEvent::decode("PriceChanged", 99, &serde_json::json!({})).is_err());
     }

@@ -141,7 +141,13 @@ mod tests {
         assert_eq!(sequence(0, 1), Sequencing::Apply);
         assert_eq!(sequence(3, 3), Sequencing::AlreadyApplied);
         assert_eq!(sequence(3, 1), Sequencing::AlreadyApplied);
-        assert_eq!(sequence(3, 6), Sequencing::Gap { missing_from: 4, missing_to: 5 });
+        assert_eq!(
+            sequence(3, 6),
+            Sequencing::Gap {
+                missing_from: 4,
+                missing_to: 5
+            }
+        );
     }
 
     #[test]
@@ -153,12 +159,18 @@ mod tests {
             initial_stock: 4,
         });
         let v1 = ProductView::apply(None, &envelope(1, created)).unwrap();
-        assert_eq!((v1.version, v1.price, v1.stock, v1.previous_price), (1, Money::from_minor(1000), 4, None));
+        assert_eq!(
+            (v1.version, v1.price, v1.stock, v1.previous_price),
+            (1, Money::from_minor(1000), 4, None)
+        );
         let v2 = ProductView::apply(Some(v1), &envelope(2, price(1000, 800))).unwrap();
         assert_eq!(v2.version, 2);
         assert_eq!(v2.previous_price, Some(Money::from_minor(1000)));
         assert!(v2.price_dropped());
-        assert_eq!(v2.event_time, OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(2));
+        assert_eq!(
+            v2.event_time,
+            OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(2)
+        );
     }
 
     #[test]

@@ -136,7 +136,10 @@ mod tests {
     fn built_in_settings_parse() {
         let s = Settings::defaults().unwrap();
         assert_eq!(s.pipeline.projector_batch, 256);
-        assert_eq!(s.price_policy().unwrap().max_price, Money::from_minor(100_000_000));
+        assert_eq!(
+            s.price_policy().unwrap().max_price,
+            Money::from_minor(100_000_000)
+        );
         assert!(s.nats_url.is_none());
     }
 

@@ -66,9 +66,15 @@ impl LivePosition for LiveHub {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("write store at {url}: {source}")]
-    WriteStore { url: String, source: store::StoreError },
+    WriteStore {
+        url: String,
+        source: store::StoreError,
+    },
     #[error("read store at {url}: {source}")]
-    ReadStore { url: String, source: store::StoreError },
+    ReadStore {
+        url: String,
+        source: store::StoreError,
+    },
     #[error(transparent)]
     Bus(#[from] pipeline::jetstream::BusError),
     #[error("live feed: {0}")]
@@ -104,20 +110,33 @@ impl Shop {
         let read_url = settings.read_db_url();
         let write_db = store::connect(&write_url, "write", user, pass)
             .await
-            .map_err(|source| StartError::WriteStore { url: write_url.clone(), source })?;
+            .map_err(|source| StartError::WriteStore {
+                url: write_url.clone(),
+                source,
+            })?;
         let write = WriteStore::open(write_db)
             .await
-            .map_err(|source| StartError::WriteStore { url: write_url.clone(), source })?;
+            .map_err(|source| StartError::WriteStore {
+                url: write_url.clone(),
+                source,
+            })?;
         let read_db = store::connect(&read_url, "read", user, pass)
             .await
-            .map_err(|source| StartError::ReadStore { url: read_url.clone(), source })?;
+            .map_err(|source| StartError::ReadStore {
+                url: read_url.clone(),
+                source,
+            })?;
         let read = ReadStore::open(read_db)
             .await
-            .map_err(|source| StartError::ReadStore { url: read_url.clone(), source })?;
+            .map_err(|source| StartError::ReadStore {
+                url: read_url.clone(),
+                source,
+            })?;
 
         let nats = pipeline::jetstream::connect(nats_url).await?;
         let js = async_nats::jetstream::new(nats.clone());
-        let (events, live_stream) = pipeline::jetstream::ensure_streams(&js, &settings.nats).await?;
+        let (events, live_stream) =
+            pipeline::jetstream::ensure_streams(&js, &settings.nats).await?;
 
         let shutdown = CancellationToken::new();
         let live = LiveHub::start(js.clone(), live_stream, shutdown.clone())
@@ -219,7 +238,12 @@ impl Shop {
     /// Kills the projector task where it stands, as a crash would: nothing
     /// is acknowledged or flushed on the way out.
     pub fn crash_projector(&self) {
-        if let Some((_, handle)) = self.projector.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some((_, handle)) = self
+            .projector
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             handle.abort();
         }
     }
@@ -242,23 +266,24 @@ impl Shop {
         Router::new()
             .route("/health", get(http::health::health))
             .nest("/api", http::api::routes())
-            .leptos_routes_with_context(
-                &state,
-                routes,
-                move || provide_context(ports.clone()),
-                {
-                    let options = leptos_options.clone();
-                    move || app::shell(options.clone())
-                },
-            )
-            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+            .leptos_routes_with_context(&state, routes, move || provide_context(ports.clone()), {
+                let options = leptos_options.clone();
+                move || app::shell(options.clone())
+            })
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+                app::shell,
+            ))
             .with_state(state)
     }
 
     /// Stops the background tasks and waits for them.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let projector = self.projector.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let projector = self
+            .projector
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some((_, handle)) = projector {
             let _ = handle.await;
         }

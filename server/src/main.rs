@@ -11,7 +11,8 @@ use tracing_subscriber::EnvFilter;
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,surrealdb=warn,surrealkv=warn")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,surrealdb=warn,surrealkv=warn")),
         )
         .init();
 
@@ -25,8 +26,12 @@ fn main() -> anyhow::Result<()> {
     let embedded = match &settings.nats_url {
         Some(_) => None,
         None => Some(
-            EmbeddedNats::start(&settings.nats_server_bin, &settings.data_dir, &settings.nats.sync_interval)
-                .context("starting the embedded nats-server")?,
+            EmbeddedNats::start(
+                &settings.nats_server_bin,
+                &settings.data_dir,
+                &settings.nats.sync_interval,
+            )
+            .context("starting the embedded nats-server")?,
         ),
     };
     let nats_url = settings
@@ -35,7 +40,9 @@ fn main() -> anyhow::Result<()> {
         .or_else(|| embedded.as_ref().map(|e| e.url.clone()))
         .context("no NATS URL")?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let result = runtime.block_on(serve(settings, nats_url));
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     drop(embedded); // after the server, so the relay could finish its round
@@ -46,9 +53,11 @@ async fn serve(settings: Settings, nats_url: String) -> anyhow::Result<()> {
     // Built by cargo-leptos, the binary knows its site; otherwise read Cargo.toml.
     let mut leptos = match get_configuration(None) {
         Ok(conf) if !conf.leptos_options.output_name.is_empty() => conf.leptos_options,
-        _ => get_configuration(Some("Cargo.toml"))
-            .context("reading [[workspace.metadata.leptos]] from Cargo.toml")?
-            .leptos_options,
+        _ => {
+            get_configuration(Some("Cargo.toml"))
+                .context("reading [[workspace.metadata.leptos]] from Cargo.toml")?
+                .leptos_options
+        }
     };
     if let Some(addr) = settings.addr {
         leptos.site_addr = addr;
@@ -63,8 +72,9 @@ async fn serve(settings: Settings, nats_url: String) -> anyhow::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let ctrl_c = tokio::signal::ctrl_c();
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing a SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing a SIGTERM handler");
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}

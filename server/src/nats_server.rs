@@ -37,7 +37,11 @@ pub fn free_port() -> io::Result<u16> {
 impl EmbeddedNats {
     /// Must be called from a thread that lives as long as the server (the
     /// main thread): PR_SET_PDEATHSIG fires when the spawning *thread* exits.
-    pub fn start(bin: &Path, data_dir: &Path, sync_interval: &str) -> Result<Self, NatsServerError> {
+    pub fn start(
+        bin: &Path,
+        data_dir: &Path,
+        sync_interval: &str,
+    ) -> Result<Self, NatsServerError> {
         let dir = data_dir.join("nats");
         std::fs::create_dir_all(&dir).map_err(|source| NatsServerError::Dir {
             dir: dir.clone(),

@@ -64,10 +64,16 @@ impl CatalogQueries for CatalogService {
         let mut notices = self.live.subscribe();
         let view = self.read.product_view(id).await.map_err(unavailable)?;
         let Some(wanted) = min_version else {
-            return Ok(view.map(|product| ProductRead { product, source: ReadSource::Read }));
+            return Ok(view.map(|product| ProductRead {
+                product,
+                source: ReadSource::Read,
+            }));
         };
         if view.as_ref().is_some_and(|v| v.version >= wanted) {
-            return Ok(view.map(|product| ProductRead { product, source: ReadSource::Read }));
+            return Ok(view.map(|product| ProductRead {
+                product,
+                source: ReadSource::Read,
+            }));
         }
         let id_text = id.to_string();
         let reached = tokio::time::timeout(self.wait, async {
@@ -91,14 +97,17 @@ impl CatalogQueries for CatalogService {
         if reached {
             if let Some(product) = self.read.product_view(id).await.map_err(unavailable)? {
                 if product.version >= wanted {
-                    return Ok(Some(ProductRead { product, source: ReadSource::Read }));
+                    return Ok(Some(ProductRead {
+                        product,
+                        source: ReadSource::Read,
+                    }));
                 }
             }
         }
-        Ok(self
-            .product_from_log(id)
-            .await?
-            .map(|product| ProductRead { product, source: ReadSource::Write }))
+        Ok(self.product_from_log(id).await?.map(|product| ProductRead {
+            product,
+            source: ReadSource::Write,
+        }))
     }
 
     async fn products(&self) -> Result<CatalogListing, QueryError> {

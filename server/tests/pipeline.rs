@@ -13,7 +13,10 @@ use std::time::Duration;
 use support::{wait_for_notice, TestShop};
 
 fn admin() -> Actor {
-    Actor { id: "test-admin".into(), role: ActorRole::Admin }
+    Actor {
+        id: "test-admin".into(),
+        role: ActorRole::Admin,
+    }
 }
 
 fn create(name: &str, price: i64) -> CreateProduct {
@@ -27,7 +30,12 @@ fn create(name: &str, price: i64) -> CreateProduct {
 }
 
 fn change(id: ProductId, price: i64) -> ChangePrice {
-    ChangePrice { product_id: id, price: Money::from_minor(price), expected_version: None, override_price_cut: false }
+    ChangePrice {
+        product_id: id,
+        price: Money::from_minor(price),
+        expected_version: None,
+        override_price_cut: false,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,18 +45,37 @@ async fn a_created_product_reaches_its_read_record_and_the_live_feed() {
     let mut notices = t.notices();
     let cmd = create("Desk lamp", 8_900);
     let id = cmd.product_id;
-    let receipt = t.shop.state.ports.products.create_product(admin(), CommandId::new(), cmd).await.unwrap();
+    let receipt = t
+        .shop
+        .state
+        .ports
+        .products
+        .create_product(admin(), CommandId::new(), cmd)
+        .await
+        .unwrap();
     assert_eq!(receipt.aggregate_version, 1);
     assert_eq!(receipt.event_ids.len(), 1);
 
     let notice = wait_for_notice(&mut notices, &id.to_string(), 1).await;
     assert_eq!(notice.event_ids, receipt.event_ids);
-    let view = t.read(id).await.expect("read record exists once the notice is out");
-    assert_eq!((view.name.as_str(), view.price, view.stock, view.version), ("Desk lamp", Money::from_minor(8_900), 3, 1));
+    let view = t
+        .read(id)
+        .await
+        .expect("read record exists once the notice is out");
+    assert_eq!(
+        (view.name.as_str(), view.price, view.stock, view.version),
+        ("Desk lamp", Money::from_minor(8_900), 3, 1)
+    );
     assert!(view.projected_at >= view.event_time);
 
     // The event log holds the event; the outbox row is gone once published.
-    let log = t.shop.state.write.events_of(&id.to_string(), 1, 10).await.unwrap();
+    let log = t
+        .shop
+        .state
+        .write
+        .events_of(&id.to_string(), 1, 10)
+        .await
+        .unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].event_id, receipt.event_ids[0]);
     assert_eq!(log[0].event_type, "ProductCreated");
@@ -62,20 +89,60 @@ async fn a_read_asking_for_an_unprojected_version_falls_back_to_the_write_model(
     let t = TestShop::start(dir.path()).await;
     let cmd = create("Mug", 1_000);
     let id = cmd.product_id;
-    t.shop.state.ports.products.create_product(admin(), CommandId::new(), cmd).await.unwrap();
+    t.shop
+        .state
+        .ports
+        .products
+        .create_product(admin(), CommandId::new(), cmd)
+        .await
+        .unwrap();
     t.wait_for_version(id, 1, Duration::from_secs(15)).await;
 
     t.shop.crash_projector();
-    let receipt = t.shop.state.ports.products.change_price(admin(), CommandId::new(), change(id, 1_200)).await.unwrap();
-    let read = t.shop.state.ports.catalog.product(id, Some(receipt.aggregate_version)).await.unwrap().unwrap();
+    let receipt = t
+        .shop
+        .state
+        .ports
+        .products
+        .change_price(admin(), CommandId::new(), change(id, 1_200))
+        .await
+        .unwrap();
+    let read = t
+        .shop
+        .state
+        .ports
+        .catalog
+        .product(id, Some(receipt.aggregate_version))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read.source, ReadSource::Write);
-    assert_eq!((read.product.version, read.product.price), (2, Money::from_minor(1_200)));
+    assert_eq!(
+        (read.product.version, read.product.price),
+        (2, Money::from_minor(1_200))
+    );
     // Without minVersion the read model answers, honestly older.
-    let read = t.shop.state.ports.catalog.product(id, None).await.unwrap().unwrap();
+    let read = t
+        .shop
+        .state
+        .ports
+        .catalog
+        .product(id, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((read.source, read.product.version), (ReadSource::Read, 1));
 
     t.shop.start_projector().await.unwrap();
-    let read_again = t.shop.state.ports.catalog.product(id, Some(2)).await.unwrap().unwrap();
+    let read_again = t
+        .shop
+        .state
+        .ports
+        .catalog
+        .product(id, Some(2))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read_again.product.version, 2);
     t.stop().await;
 }
@@ -87,7 +154,13 @@ async fn projector_crashes_mid_stream_lose_nothing_and_apply_nothing_twice() {
     let mut notices = t.notices();
     let cmd = create("Skillet", 10_000);
     let id = cmd.product_id;
-    t.shop.state.ports.products.create_product(admin(), CommandId::new(), cmd).await.unwrap();
+    t.shop
+        .state
+        .ports
+        .products
+        .create_product(admin(), CommandId::new(), cmd)
+        .await
+        .unwrap();
 
     // 200 price changes; the projector is killed three times on the way.
     const UPDATES: i64 = 200;
@@ -95,7 +168,10 @@ async fn projector_crashes_mid_stream_lose_nothing_and_apply_nothing_twice() {
     let writer = tokio::spawn(async move {
         let mut ids = Vec::new();
         for i in 1..=UPDATES {
-            let r = products.change_price(admin(), CommandId::new(), change(id, 10_000 + i)).await.unwrap();
+            let r = products
+                .change_price(admin(), CommandId::new(), change(id, 10_000 + i))
+                .await
+                .unwrap();
             ids.extend(r.event_ids);
         }
         ids
@@ -109,11 +185,16 @@ async fn projector_crashes_mid_stream_lose_nothing_and_apply_nothing_twice() {
     let event_ids = writer.await.unwrap();
     assert_eq!(event_ids.len(), UPDATES as usize);
 
-    let view = t.wait_for_version(id, 1 + UPDATES as u64, Duration::from_secs(60)).await;
+    let view = t
+        .wait_for_version(id, 1 + UPDATES as u64, Duration::from_secs(60))
+        .await;
     assert_eq!(view.version, 1 + UPDATES as u64);
     assert_eq!(view.price, Money::from_minor(10_000 + UPDATES));
     // Applying the last event twice would make the previous price equal the price.
-    assert_eq!(view.previous_price, Some(Money::from_minor(10_000 + UPDATES - 1)));
+    assert_eq!(
+        view.previous_price,
+        Some(Money::from_minor(10_000 + UPDATES - 1))
+    );
 
     // No event was reported applied twice.
     let mut seen: HashSet<EventId> = HashSet::new();
@@ -131,14 +212,51 @@ async fn a_stale_or_slashing_edit_is_refused_and_writes_nothing() {
     let t = TestShop::start(dir.path()).await;
     let cmd = create("Headphones", 20_000);
     let id = cmd.product_id;
-    t.shop.state.ports.products.create_product(admin(), CommandId::new(), cmd).await.unwrap();
+    t.shop
+        .state
+        .ports
+        .products
+        .create_product(admin(), CommandId::new(), cmd)
+        .await
+        .unwrap();
 
-    let slash = t.shop.state.ports.products.change_price(admin(), CommandId::new(), change(id, 5_000)).await;
-    assert!(matches!(slash, Err(domain::CommandError::Rejected(domain::DomainError::Invalid { ref field, .. })) if field == "price"));
-    let stale = ChangePrice { expected_version: Some(7), ..change(id, 21_000) };
-    let stale = t.shop.state.ports.products.change_price(admin(), CommandId::new(), stale).await;
-    assert!(matches!(stale, Err(domain::CommandError::Rejected(domain::DomainError::VersionConflict { expected: 7, actual: 1 }))));
-    let log = t.shop.state.write.events_of(&id.to_string(), 1, 100).await.unwrap();
+    let slash = t
+        .shop
+        .state
+        .ports
+        .products
+        .change_price(admin(), CommandId::new(), change(id, 5_000))
+        .await;
+    assert!(
+        matches!(slash, Err(domain::CommandError::Rejected(domain::DomainError::Invalid { ref field, .. })) if field == "price")
+    );
+    let stale = ChangePrice {
+        expected_version: Some(7),
+        ..change(id, 21_000)
+    };
+    let stale = t
+        .shop
+        .state
+        .ports
+        .products
+        .change_price(admin(), CommandId::new(), stale)
+        .await;
+    assert!(matches!(
+        stale,
+        Err(domain::CommandError::Rejected(
+            domain::DomainError::VersionConflict {
+                expected: 7,
+                actual: 1
+            }
+        ))
+    ));
+    let log = t
+        .shop
+        .state
+        .write
+        .events_of(&id.to_string(), 1, 100)
+        .await
+        .unwrap();
     assert_eq!(log.len(), 1, "a refused command appends nothing");
     t.stop().await;
 }
@@ -149,12 +267,20 @@ async fn concurrent_edits_of_one_product_get_distinct_versions() {
     let t = TestShop::start(dir.path()).await;
     let cmd = create("Beanie", 2_900);
     let id = cmd.product_id;
-    t.shop.state.ports.products.create_product(admin(), CommandId::new(), cmd).await.unwrap();
+    t.shop
+        .state
+        .ports
+        .products
+        .create_product(admin(), CommandId::new(), cmd)
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for i in 0..8 {
         let products = t.shop.state.ports.products.clone();
         tasks.push(tokio::spawn(async move {
-            products.change_price(admin(), CommandId::new(), change(id, 3_000 + i)).await
+            products
+                .change_price(admin(), CommandId::new(), change(id, 3_000 + i))
+                .await
         }));
     }
     let mut versions = Vec::new();
@@ -164,8 +290,18 @@ async fn concurrent_edits_of_one_product_get_distinct_versions() {
         }
     }
     let distinct: HashSet<u64> = versions.iter().copied().collect();
-    assert_eq!(distinct.len(), versions.len(), "two commands got the same version: {versions:?}");
-    let log = t.shop.state.write.events_of(&id.to_string(), 1, 100).await.unwrap();
+    assert_eq!(
+        distinct.len(),
+        versions.len(),
+        "two commands got the same version: {versions:?}"
+    );
+    let log = t
+        .shop
+        .state
+        .write
+        .events_of(&id.to_string(), 1, 100)
+        .await
+        .unwrap();
     assert_eq!(log.len(), 1 + versions.len());
     for (i, e) in log.iter().enumerate() {
         assert_eq!(e.aggregate_version, 1 + i as u64);
@@ -179,8 +315,20 @@ async fn stopping_and_starting_on_the_same_data_keeps_every_product_and_price() 
     let t = TestShop::start(dir.path()).await;
     let cmd = create("Keyboard", 12_900);
     let id = cmd.product_id;
-    t.shop.state.ports.products.create_product(admin(), CommandId::new(), cmd).await.unwrap();
-    t.shop.state.ports.products.change_price(admin(), CommandId::new(), change(id, 11_900)).await.unwrap();
+    t.shop
+        .state
+        .ports
+        .products
+        .create_product(admin(), CommandId::new(), cmd)
+        .await
+        .unwrap();
+    t.shop
+        .state
+        .ports
+        .products
+        .change_price(admin(), CommandId::new(), change(id, 11_900))
+        .await
+        .unwrap();
     t.wait_for_version(id, 2, Duration::from_secs(15)).await;
     let live_position = t.shop.state.live.position();
     t.stop().await;
@@ -188,12 +336,21 @@ async fn stopping_and_starting_on_the_same_data_keeps_every_product_and_price() 
     let t = TestShop::start(dir.path()).await;
     let view = t.read(id).await.expect("read record survives a restart");
     assert_eq!((view.version, view.price), (2, Money::from_minor(11_900)));
-    assert_eq!(t.shop.state.write.load_product(id).await.unwrap().price, Money::from_minor(11_900));
+    assert_eq!(
+        t.shop.state.write.load_product(id).await.unwrap().price,
+        Money::from_minor(11_900)
+    );
     // The live feed continues its numbering, so clients can resume.
     assert_eq!(t.shop.state.live.position(), live_position);
     // And the pipeline still runs.
     let mut notices = t.notices();
-    t.shop.state.ports.products.change_price(admin(), CommandId::new(), change(id, 12_500)).await.unwrap();
+    t.shop
+        .state
+        .ports
+        .products
+        .change_price(admin(), CommandId::new(), change(id, 12_500))
+        .await
+        .unwrap();
     wait_for_notice(&mut notices, &id.to_string(), 3).await;
     t.stop().await;
 }

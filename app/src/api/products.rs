@@ -1,6 +1,8 @@
 use super::{CatalogListing, ProductRead};
 use crate::error::AppError;
-use domain::{ProductId, WriteReceipt};
+#[cfg(feature = "ssr")]
+use domain::ProductId;
+use domain::WriteReceipt;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -23,6 +25,7 @@ mod server {
     }
 }
 
+#[cfg(feature = "ssr")]
 fn parse_id(id: &str) -> Result<ProductId, AppError> {
     id.parse().map_err(|_| AppError::NotFound)
 }
@@ -64,11 +67,11 @@ pub async fn create_product(
         product_id: ProductId::new(),
         name,
         category,
-        price: domain::Money::parse(&price).map_err(|e| AppError::bad_input("price", e.to_string()))?,
-        stock: stock
-            .trim()
-            .parse()
-            .map_err(|_| AppError::bad_input("stock", "must be a whole number of units, 0 or more"))?,
+        price: domain::Money::parse(&price)
+            .map_err(|e| AppError::bad_input("price", e.to_string()))?,
+        stock: stock.trim().parse().map_err(|_| {
+            AppError::bad_input("stock", "must be a whole number of units, 0 or more")
+        })?,
     };
     let command_id = command_id.parse().unwrap_or_default();
     let ports = server::ports()?;
@@ -89,7 +92,8 @@ pub async fn change_price(
     use domain::product::ChangePrice;
     let command = ChangePrice {
         product_id: parse_id(&id)?,
-        price: domain::Money::parse(&price).map_err(|e| AppError::bad_input("price", e.to_string()))?,
+        price: domain::Money::parse(&price)
+            .map_err(|e| AppError::bad_input("price", e.to_string()))?,
         expected_version,
         override_price_cut,
     };

@@ -124,7 +124,10 @@ fn CreateProductForm() -> impl IntoView {
                 receipt.aggregate_version,
                 &receipt.event_ids,
             ) {
-                navigate(&format!("/admin/products/{}", receipt.aggregate_id), Default::default());
+                navigate(
+                    &format!("/admin/products/{}", receipt.aggregate_id),
+                    Default::default(),
+                );
             }
         }
     });
@@ -180,7 +183,14 @@ pub fn AdminProductPage() -> impl IntoView {
         move || (id.get(), refetches.get(), feed.resets.get()),
         |(id, _, _)| get_product(id, None),
     );
-    let current = Signal::derive(move || product.get().and_then(|r| r.ok()).map(|r| r.product));
+    // The last record read; a failed refetch keeps it rather than blank the editor.
+    let last_good = RwSignal::new(None::<domain::views::ProductView>);
+    Effect::new(move |_| {
+        if let Some(Ok(read)) = product.get() {
+            last_good.set(Some(read.product));
+        }
+    });
+    let current = Signal::derive(move || last_good.get());
     let edit = RwSignal::new(Edit::Idle);
     let price_input = RwSignal::new(String::new());
     let allow_cut = RwSignal::new(false);
@@ -195,17 +205,19 @@ pub fn AdminProductPage() -> impl IntoView {
     });
 
     // Someone else changed it (another tab, another admin): fetch it.
-    let behind = Signal::derive(move || {
-        match (feed.version_of(PRODUCT_VIEW, &id.get()), current.get()) {
-            (Some(known), Some(p)) => known > p.version,
-            _ => false,
-        }
-    });
-    Effect::new(move |_| {
-        if behind.get() {
-            refetches.update(|n| *n += 1);
-        }
-    });
+    let behind =
+        Signal::derive(
+            move || match (feed.version_of(PRODUCT_VIEW, &id.get()), current.get()) {
+                (Some(known), Some(p)) => known > p.version,
+                _ => false,
+            },
+        );
+    crate::pages::storefront::refetch_when_behind(
+        feed,
+        id,
+        Signal::derive(move || current.get().map(|p| p.version)),
+        refetches,
+    );
 
     // Pending → confirmed when the feed reports the receipt's events applied.
     // The notice may arrive before the receipt; `has_applied` remembers it.
@@ -291,7 +303,8 @@ pub fn AdminProductPage() -> impl IntoView {
         (_, Some(p)) => Some(p.price.to_string()),
         _ => None,
     };
-    let syncing = Signal::derive(move || behind.get() || matches!(edit.get(), Edit::Pending { .. }));
+    let syncing =
+        Signal::derive(move || behind.get() || matches!(edit.get(), Edit::Pending { .. }));
     let projected_at = Signal::derive(move || current.get().map(|p| p.projected_at));
 
     view! {

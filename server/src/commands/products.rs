@@ -57,7 +57,12 @@ fn envelopes(
         .collect()
 }
 
-fn receipt(command_id: CommandId, aggregate_id: String, version: u64, events: &[StoredEvent]) -> WriteReceipt {
+fn receipt(
+    command_id: CommandId,
+    aggregate_id: String,
+    version: u64,
+    events: &[StoredEvent],
+) -> WriteReceipt {
     WriteReceipt {
         command_id,
         aggregate_id,

@@ -152,20 +152,29 @@ async fn get_product(
     Query(query): Query<ProductQuery>,
 ) -> Result<Json<ProductJson>, ApiError> {
     let product_id = product_id(&id)?;
-    let min_version = match query.min_version {
-        None => None,
-        Some(v) => Some(v.parse::<u64>().map_err(|_| {
-            ApiError::invalid("minVersion", "must be a version number (1, 2, …)")
-        })?),
-    };
+    let min_version =
+        match query.min_version {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                ApiError::invalid("minVersion", "must be a version number (1, 2, …)")
+            })?),
+        };
     let read = state
         .ports
         .catalog
         .product(product_id, min_version)
         .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()))?;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            )
+        })?;
     match read {
-        Some(ProductRead { product, source }) => Ok(Json(ProductJson::from_view(product, Some(source)))),
+        Some(ProductRead { product, source }) => {
+            Ok(Json(ProductJson::from_view(product, Some(source))))
+        }
         None => Err(ApiError::not_found(format!("product {id} does not exist"))),
     }
 }
@@ -178,12 +187,13 @@ struct ListingJson {
 }
 
 async fn list_products(State(state): State<AppState>) -> Result<Json<ListingJson>, ApiError> {
-    let listing = state
-        .ports
-        .catalog
-        .products()
-        .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()))?;
+    let listing = state.ports.catalog.products().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        )
+    })?;
     Ok(Json(ListingJson {
         products: listing
             .products

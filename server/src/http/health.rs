@@ -22,8 +22,14 @@ pub struct Health {
 
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let limit = Duration::from_secs(2);
-    let write_ok = matches!(tokio::time::timeout(limit, state.write.ping()).await, Ok(Ok(())));
-    let read_ok = matches!(tokio::time::timeout(limit, state.read.ping()).await, Ok(Ok(())));
+    let write_ok = matches!(
+        tokio::time::timeout(limit, state.write.ping()).await,
+        Ok(Ok(()))
+    );
+    let read_ok = matches!(
+        tokio::time::timeout(limit, state.read.ping()).await,
+        Ok(Ok(()))
+    );
     let nats_ok = matches!(
         state.nats.connection_state(),
         async_nats::connection::State::Connected
@@ -45,14 +51,19 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     if !nats_ok {
         problems.push("NATS is unreachable; commands are kept in the outbox".to_owned());
     }
-    let relay_ok = !s.relay_failing.load(Ordering::Relaxed) && relay_since.is_some_and(|ms| ms < stall);
+    let relay_ok =
+        !s.relay_failing.load(Ordering::Relaxed) && relay_since.is_some_and(|ms| ms < stall);
     if !relay_ok {
-        problems.push(format!("relay is not publishing ({backlog} events waiting in the outbox)"));
+        problems.push(format!(
+            "relay is not publishing ({backlog} events waiting in the outbox)"
+        ));
     }
-    let projector_ok =
-        !s.projector_failing.load(Ordering::Relaxed) && projector_since.is_some_and(|ms| ms < stall);
+    let projector_ok = !s.projector_failing.load(Ordering::Relaxed)
+        && projector_since.is_some_and(|ms| ms < stall);
     if !projector_ok {
-        problems.push(format!("product view projector is stalled ({pending} events pending)"));
+        problems.push(format!(
+            "product view projector is stalled ({pending} events pending)"
+        ));
     }
 
     let (code, status) = if !write_ok || !read_ok {
@@ -77,5 +88,12 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             }
         },
     });
-    (code, Json(Health { status, problems, checks }))
+    (
+        code,
+        Json(Health {
+            status,
+            problems,
+            checks,
+        }),
+    )
 }

@@ -40,24 +40,39 @@ impl JsonBody {
             ));
         }
         let value: Box<RawValue> = serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body is not valid JSON: {e}"),
+            )
         })?;
-        let fields: HashMap<String, Box<RawValue>> = serde_json::from_str(value.get())
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "the body must be a JSON object"))?;
+        let fields: HashMap<String, Box<RawValue>> =
+            serde_json::from_str(value.get()).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    "the body must be a JSON object",
+                )
+            })?;
         Ok(JsonBody { fields })
     }
 
     fn raw(&self, field: &str) -> Option<&str> {
-        self.fields.get(field).map(|v| v.get().trim()).filter(|v| *v != "null")
+        self.fields
+            .get(field)
+            .map(|v| v.get().trim())
+            .filter(|v| *v != "null")
     }
 
     fn required(&self, field: &str) -> Result<&str, ApiError> {
-        self.raw(field).ok_or_else(|| ApiError::invalid(field, "is required"))
+        self.raw(field)
+            .ok_or_else(|| ApiError::invalid(field, "is required"))
     }
 
     pub fn string(&self, field: &str) -> Result<String, ApiError> {
         let raw = self.required(field)?;
-        serde_json::from_str::<String>(raw).map_err(|_| ApiError::invalid(field, "must be a string"))
+        serde_json::from_str::<String>(raw)
+            .map_err(|_| ApiError::invalid(field, "must be a string"))
     }
 
     /// An amount in currency units, as a JSON number: `19.99`.
@@ -120,7 +135,8 @@ mod tests {
 
     #[test]
     fn reads_the_reference_body() {
-        let b = body(r#"{"name":"Laptop","category":"Electronics","price":50000,"stock":10}"#).unwrap();
+        let b =
+            body(r#"{"name":"Laptop","category":"Electronics","price":50000,"stock":10}"#).unwrap();
         assert_eq!(b.string("name").unwrap(), "Laptop");
         assert_eq!(b.money("price").unwrap(), Money::from_minor(5_000_000));
         assert_eq!(b.count("stock").unwrap(), 10);
@@ -129,11 +145,23 @@ mod tests {
     #[test]
     fn names_the_field_and_reason() {
         let b = body(r#"{"name":7,"price":"12","stock":-1,"p2":19.999,"s2":1.5}"#).unwrap();
-        assert_eq!(field_error(b.string("name")), (Some("name".into()), "must be a string".into()));
-        assert_eq!(field_error(b.string("category")), (Some("category".into()), "is required".into()));
-        assert_eq!(field_error(b.money("price")).1, "must be a number, such as 19.99");
+        assert_eq!(
+            field_error(b.string("name")),
+            (Some("name".into()), "must be a string".into())
+        );
+        assert_eq!(
+            field_error(b.string("category")),
+            (Some("category".into()), "is required".into())
+        );
+        assert_eq!(
+            field_error(b.money("price")).1,
+            "must be a number, such as 19.99"
+        );
         assert_eq!(field_error(b.count("stock")).1, "must not be negative");
-        assert_eq!(field_error(b.money("p2")).1, "has more than two decimal places");
+        assert_eq!(
+            field_error(b.money("p2")).1,
+            "has more than two decimal places"
+        );
         assert_eq!(field_error(b.count("s2")).1, "must be a whole number");
     }
 

@@ -41,33 +41,33 @@ pub async fn ensure_streams(
     settings: &NatsSettings,
 ) -> Result<(stream::Stream, stream::Stream), BusError> {
     js.create_or_update_stream(stream::Config {
-            name: settings.events_stream.clone(),
-            subjects: vec![EVENT_SUBJECTS.into()],
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::Limits,
-            // Keep the whole history: read models are rebuilt from it.
-            max_age: Duration::ZERO,
-            max_messages: -1,
-            max_bytes: -1,
-            // The relay re-publishes after a crash between publish and delete;
-            // the event id as Nats-Msg-Id makes that a no-op.
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| BusError::Setup(e.to_string()))?;
+        name: settings.events_stream.clone(),
+        subjects: vec![EVENT_SUBJECTS.into()],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        // Keep the whole history: read models are rebuilt from it.
+        max_age: Duration::ZERO,
+        max_messages: -1,
+        max_bytes: -1,
+        // The relay re-publishes after a crash between publish and delete;
+        // the event id as Nats-Msg-Id makes that a no-op.
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| BusError::Setup(e.to_string()))?;
     js.create_or_update_stream(stream::Config {
-            name: settings.live_stream.clone(),
-            subjects: vec![LIVE_SUBJECT.into()],
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::Limits,
-            max_messages: settings.live_history,
-            max_age: Duration::from_secs(24 * 3600),
-            discard: stream::DiscardPolicy::Old,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| BusError::Setup(e.to_string()))?;
+        name: settings.live_stream.clone(),
+        subjects: vec![LIVE_SUBJECT.into()],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        max_messages: settings.live_history,
+        max_age: Duration::from_secs(24 * 3600),
+        discard: stream::DiscardPolicy::Old,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| BusError::Setup(e.to_string()))?;
     let events = js
         .get_stream(&settings.events_stream)
         .await

@@ -119,7 +119,10 @@ impl LiveHub {
             if let Some(first) = ring.front() {
                 if first.position <= after + 1 {
                     return Resume::Replay(
-                        ring.iter().filter(|e| e.position > after).cloned().collect(),
+                        ring.iter()
+                            .filter(|e| e.position > after)
+                            .cloned()
+                            .collect(),
                     );
                 }
             }

@@ -85,7 +85,9 @@ impl ProductViewProjector {
             .map_err(|e| ProjectError::Bus(e.to_string()))?;
         // Everything already delivered, up to the batch size, in one go.
         let mut batches = messages.ready_chunks(self.batch);
-        self.status.projector_failing.store(false, Ordering::Relaxed);
+        self.status
+            .projector_failing
+            .store(false, Ordering::Relaxed);
         loop {
             self.status.projector_beat();
             let next = tokio::select! {
@@ -103,7 +105,9 @@ impl ProductViewProjector {
             if let Err(e) = self.apply_batch(&messages).await {
                 // Nothing was committed: let JetStream redeliver soon.
                 for m in &messages {
-                    let _ = m.ack_with(AckKind::Nak(Some(Duration::from_millis(500)))).await;
+                    let _ = m
+                        .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                        .await;
                 }
                 return Err(e);
             }
@@ -129,7 +133,13 @@ impl ProductViewProjector {
                 Err(e) => {
                     // Kept with its reason before it is acknowledged.
                     self.read
-                        .park_unreadable(NAME, info.stream_sequence, &m.subject, &m.payload, &e.to_string())
+                        .park_unreadable(
+                            NAME,
+                            info.stream_sequence,
+                            &m.subject,
+                            &m.payload,
+                            &e.to_string(),
+                        )
                         .await?;
                     tracing::error!(sequence = info.stream_sequence, error = %e, "parked an unreadable event");
                 }
@@ -142,7 +152,15 @@ impl ProductViewProjector {
         ids.dedup();
         let mut touched: BTreeMap<String, Touched> = ids
             .iter()
-            .map(|id| (id.clone(), Touched { view: None, applied: vec![] }))
+            .map(|id| {
+                (
+                    id.clone(),
+                    Touched {
+                        view: None,
+                        applied: vec![],
+                    },
+                )
+            })
             .collect();
         for view in self.read.product_views_by_ids(&ids).await? {
             if let Some(t) = touched.get_mut(&view.product_id.to_string()) {
@@ -152,14 +170,22 @@ impl ProductViewProjector {
 
         let mut last_event_time = None;
         for (_, event) in &events {
-            let Some(t) = touched.get_mut(&event.aggregate_id) else { continue };
+            let Some(t) = touched.get_mut(&event.aggregate_id) else {
+                continue;
+            };
             let applied_version = t.view.as_ref().map_or(0, |v| v.version);
             match sequence(applied_version, event.aggregate_version) {
                 Sequencing::AlreadyApplied => continue,
                 Sequencing::Apply => self.fold(t, event)?,
-                Sequencing::Gap { missing_from, missing_to } => {
+                Sequencing::Gap {
+                    missing_from,
+                    missing_to,
+                } => {
                     // Heal from the log, then apply this one.
-                    let missing = self.write.events_of(&event.aggregate_id, missing_from, missing_to).await?;
+                    let missing = self
+                        .write
+                        .events_of(&event.aggregate_id, missing_from, missing_to)
+                        .await?;
                     let mut expected = missing_from;
                     for m in &missing {
                         if m.aggregate_version != expected {
@@ -207,9 +233,15 @@ impl ProductViewProjector {
             last_event_time: last_event_time.or(previous.last_event_time),
             updated_at: Some(projected_at),
         };
-        self.read.apply_product_batch(NAME, &changed, &checkpoint).await?;
-        self.status.projector_sequence.store(checkpoint.stream_sequence, Ordering::Relaxed);
-        self.status.projector_pending.store(pending, Ordering::Relaxed);
+        self.read
+            .apply_product_batch(NAME, &changed, &checkpoint)
+            .await?;
+        self.status
+            .projector_sequence
+            .store(checkpoint.stream_sequence, Ordering::Relaxed);
+        self.status
+            .projector_pending
+            .store(pending, Ordering::Relaxed);
         for notice in &notices {
             self.live.publish(notice).await;
         }
@@ -222,8 +254,9 @@ impl ProductViewProjector {
         let typed = ProductEvent::decode_envelope(event).map_err(|e| {
             ProjectError::Bus(format!("event {} cannot be decoded: {e}", event.event_id))
         })?;
-        let view = ProductView::apply(touched.view.take(), &typed)
-            .map_err(|e| ProjectError::Bus(format!("event {} cannot be applied: {e}", event.event_id)))?;
+        let view = ProductView::apply(touched.view.take(), &typed).map_err(|e| {
+            ProjectError::Bus(format!("event {} cannot be applied: {e}", event.event_id))
+        })?;
         touched.view = Some(view);
         touched.applied.push(event.event_id);
         Ok(())

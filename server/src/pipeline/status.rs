@@ -28,7 +28,8 @@ impl PipelineStatus {
         self.relay_heartbeat.store(now_millis(), Ordering::Relaxed);
     }
     pub fn projector_beat(&self) {
-        self.projector_heartbeat.store(now_millis(), Ordering::Relaxed);
+        self.projector_heartbeat
+            .store(now_millis(), Ordering::Relaxed);
     }
     /// Milliseconds since the given heartbeat; `None` before the first one.
     pub fn since(heartbeat: &AtomicI64) -> Option<i64> {

@@ -60,7 +60,12 @@ impl TestShop {
     }
 
     /// Polls the read store until the record reaches `version`.
-    pub async fn wait_for_version(&self, id: ProductId, version: u64, within: Duration) -> ProductView {
+    pub async fn wait_for_version(
+        &self,
+        id: ProductId,
+        version: u64,
+        within: Duration,
+    ) -> ProductView {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             if let Some(v) = self.read(id).await {

@@ -1,0 +1,67 @@
+# Vitrine — two commands for a fresh machine:
+#   make run    installs what is missing, builds, serves the shop with demo data
+#   make test   installs what is missing, runs lint, unit, integration and browser tests
+#
+# One cargo target dir, shared by every run on this machine, keeps warm builds
+# warm; the server and the WASM are built once per run by cargo-leptos, and the
+# tests and clippy reuse that build by compiling with the same flags.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/vitrine/target
+export VITRINE_TOOLS ?= $(HOME)/.cache/vitrine/tools
+export PATH := $(VITRINE_TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
+export CARGO_TERM_COLOR ?= never
+
+# What cargo-leptos sets when it builds the server in debug mode: the same
+# values here let `cargo test` and `cargo clippy` reuse that build instead of
+# recompiling ~500 crates (RUSTFLAGS and LEPTOS_OUTPUT_NAME are part of every
+# crate's fingerprint).
+LEPTOS_BUILD_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=vitrine
+SERVER_BIN := $(CARGO_TARGET_DIR)/debug/vitrine
+
+VITRINE_ADDR ?= 127.0.0.1:3000
+VITRINE_DATA_DIR ?= ./data
+
+.PHONY: help tools tools-e2e build run test lint test-rust test-e2e bench-latency clean-data
+
+help:
+	@echo "make run     build and serve the shop with demo data on $(VITRINE_ADDR) (VITRINE_ADDR, VITRINE_DATA_DIR)"
+	@echo "make test    lint + unit + integration + Playwright tests"
+	@echo "make bench-latency   command → read record / SSE latency over 300 updates"
+
+tools:
+	scripts/install-tools.sh
+
+tools-e2e:
+	scripts/install-tools.sh --e2e
+
+build: tools
+	cargo leptos build
+
+run: build
+	VITRINE_ADDR=$(VITRINE_ADDR) VITRINE_DATA_DIR=$(VITRINE_DATA_DIR) $(SERVER_BIN)
+
+test: tools-e2e build lint test-rust test-e2e
+
+lint:
+	cargo fmt --all -- --check
+	$(LEPTOS_BUILD_ENV) cargo clippy -p domain -p app -p server --all-targets --features app/ssr -- -D warnings
+	$(LEPTOS_BUILD_ENV) cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+# Unit tests (domain, app, server) and the integration tests in server/tests,
+# against a real nats-server and embedded SurrealDB. One invocation, so the
+# three packages share the server build's feature set.
+test-rust:
+	$(LEPTOS_BUILD_ENV) cargo test -p domain -p app -p server --features app/ssr
+
+test-e2e:
+	cd end2end && VITRINE_SERVER_BIN=$(SERVER_BIN) npx playwright test
+
+bench-latency: build
+	scripts/bench-latency.sh
+
+clean-data:
+	rm -rf $(VITRINE_DATA_DIR)

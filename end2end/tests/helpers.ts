@@ -1,0 +1,40 @@
+import { APIRequestContext, expect, Page } from '@playwright/test';
+
+export type Receipt = { productId: string; aggregateVersion: number; eventIds: string[] };
+
+/** Creates a product through the JSON API and waits until its read record exists. */
+export async function createProduct(
+  request: APIRequestContext,
+  name: string,
+  price: number,
+): Promise<string> {
+  const response = await request.post('/api/products', {
+    data: { name, category: 'E2E', price, stock: 5 },
+  });
+  expect(response.status()).toBe(201);
+  const receipt = (await response.json()) as Receipt;
+  await expect
+    .poll(async () => (await request.get(`/api/products/${receipt.productId}`)).status())
+    .toBe(200);
+  return receipt.productId;
+}
+
+export async function productJson(request: APIRequestContext, id: string) {
+  const response = await request.get(`/api/products/${id}`);
+  expect(response.status()).toBe(200);
+  return response.json();
+}
+
+/** The page is hydrated and its live feed is connected. */
+export async function waitForLive(page: Page) {
+  await expect(page.getByTestId('live-badge')).toHaveAttribute('data-state', 'live');
+}
+
+/** Holds the change_price server function's answer back, as a slow network would. */
+export async function delayPriceCommands(page: Page, ms: number) {
+  await page.route('**/rpc/change_price*', async (route) => {
+    const response = await route.fetch();
+    await new Promise((r) => setTimeout(r, ms));
+    await route.fulfill({ response });
+  });
+}
