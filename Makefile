@@ -25,7 +25,7 @@ SERVER_BIN := $(CARGO_TARGET_DIR)/debug/vitrine
 VITRINE_ADDR ?= 127.0.0.1:3000
 VITRINE_DATA_DIR ?= ./data
 
-.PHONY: help tools tools-e2e build run test lint test-rust test-e2e bench-latency clean-data
+.PHONY: help tools tools-e2e build build-release run run-release watch test lint test-rust test-e2e bench-latency clean-data
 
 help:
 	@echo "make run     build and serve the shop with demo data on $(VITRINE_ADDR) (VITRINE_ADDR, VITRINE_DATA_DIR)"
@@ -44,6 +44,15 @@ build: tools
 run: build
 	VITRINE_ADDR=$(VITRINE_ADDR) VITRINE_DATA_DIR=$(VITRINE_DATA_DIR) $(SERVER_BIN)
 
+build-release: tools
+	cargo leptos build --release
+
+run-release: build-release
+	VITRINE_ADDR=$(VITRINE_ADDR) VITRINE_DATA_DIR=$(VITRINE_DATA_DIR) $(CARGO_TARGET_DIR)/release/vitrine
+
+watch: tools
+	cargo leptos watch
+
 test: tools-e2e build lint test-rust test-e2e
 
 lint:
@@ -60,8 +69,9 @@ test-rust:
 test-e2e:
 	cd end2end && VITRINE_SERVER_BIN=$(SERVER_BIN) npx playwright test
 
-bench-latency: build
-	scripts/bench-latency.sh
+# Release build: speed is measured on what a shop would run.
+bench-latency: build-release
+	scripts/bench-latency.sh release 300
 
 clean-data:
 	rm -rf $(VITRINE_DATA_DIR)

@@ -64,6 +64,20 @@ fn human_field(field: &str) -> String {
     }
 }
 
+impl From<CommandError> for AppError {
+    fn from(e: CommandError) -> Self {
+        AppError::Command(e)
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,19 +105,5 @@ mod tests {
                 "{json}"
             );
         }
-    }
-}
-
-impl From<CommandError> for AppError {
-    fn from(e: CommandError) -> Self {
-        AppError::Command(e)
-    }
-}
-
-impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
-
-    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
     }
 }

@@ -204,6 +204,8 @@ impl Shop {
     /// Starts the product view projector (its durable consumer resumes
     /// where the last one acknowledged).
     pub async fn start_projector(&self) -> Result<(), StartError> {
+        // One projector task per read model: the old one goes first.
+        self.crash_projector();
         let settings = &self.state.settings.pipeline;
         let consumer = pipeline::jetstream::durable_consumer(
             &self.events,
@@ -224,14 +226,7 @@ impl Shop {
             }
             .run(token.clone()),
         );
-        let previous = self
-            .projector
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace((token, handle));
-        if let Some((_, old)) = previous {
-            old.abort();
-        }
+        *self.projector.lock().unwrap_or_else(|p| p.into_inner()) = Some((token, handle));
         Ok(())
     }
 
@@ -272,6 +267,9 @@ impl Shop {
             })
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
                 app::shell,
+            ))
+            .layer(axum::middleware::from_fn(
+                http::cross_site::refuse_cross_site_changes,
             ))
             .with_state(state)
     }

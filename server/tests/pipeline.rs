@@ -340,8 +340,22 @@ async fn stopping_and_starting_on_the_same_data_keeps_every_product_and_price() 
         t.shop.state.write.load_product(id).await.unwrap().price,
         Money::from_minor(11_900)
     );
-    // The live feed continues its numbering, so clients can resume.
+    // The live feed continues its numbering, so clients can resume: the
+    // notices before the restart are read back from the live stream.
     assert_eq!(t.shop.state.live.position(), live_position);
+    match t.shop.state.live.since(live_position - 2).await {
+        server::pipeline::live::Resume::Replay(entries) => {
+            let positions: Vec<u64> = entries.iter().map(|e| e.position).collect();
+            assert_eq!(positions, vec![live_position - 1, live_position]);
+            assert_eq!(entries[1].notice.aggregate_version, 2);
+        }
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    // An id from the future (another store) cannot be resumed from.
+    assert!(matches!(
+        t.shop.state.live.since(live_position + 100).await,
+        server::pipeline::live::Resume::Reset
+    ));
     // And the pipeline still runs.
     let mut notices = t.notices();
     t.shop

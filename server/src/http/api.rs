@@ -23,6 +23,13 @@ pub fn routes() -> Router<AppState> {
         .route("/products/{id}", get(get_product).patch(change_price))
         .route("/live", get(super::live::live_feed))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+        })
 }
 
 /// Until accounts land (issue 3), API clients act as the shop's admin.

@@ -73,6 +73,11 @@ pub async fn live_feed(
         };
         futures::future::ready(event)
     });
-    let events = stream::iter(first).chain(live).map(Ok);
+    // A comment first, so the response (and the client's `open`) goes out
+    // at once rather than with the first notice.
+    let hello = Event::default().comment("connected");
+    let events = stream::iter(std::iter::once(hello).chain(first))
+        .chain(live)
+        .map(Ok);
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

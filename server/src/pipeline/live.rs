@@ -81,24 +81,28 @@ impl LiveHub {
         self.inner.sender.subscribe()
     }
 
-    /// Publishes a notice after a projector committed. At-most-once by
-    /// design: the record is already written; a lost notice only delays the
-    /// browser until its fallback read.
-    pub async fn publish(&self, notice: &ProjectionNotice) {
-        let payload = match serde_json::to_vec(notice) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot encode a live notice");
-                return;
-            }
-        };
-        match self.inner.js.publish(LIVE_SUBJECT, payload.into()).await {
-            Ok(ack) => {
-                if let Err(e) = ack.await {
-                    tracing::warn!(error = %e, "live notice not acknowledged");
+    /// Publishes notices after a projector committed, pipelined. At-most-once
+    /// by design: the records are already written; a lost notice only delays
+    /// the browser until its fallback read.
+    pub async fn publish_all(&self, notices: &[ProjectionNotice]) {
+        let mut acks = Vec::with_capacity(notices.len());
+        for notice in notices {
+            let payload = match serde_json::to_vec(notice) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot encode a live notice");
+                    continue;
                 }
+            };
+            match self.inner.js.publish(LIVE_SUBJECT, payload.into()).await {
+                Ok(ack) => acks.push(ack),
+                Err(e) => tracing::warn!(error = %e, "cannot publish a live notice"),
             }
-            Err(e) => tracing::warn!(error = %e, "cannot publish a live notice"),
+        }
+        for ack in acks {
+            if let Err(e) = ack.await {
+                tracing::warn!(error = %e, "live notice not acknowledged");
+            }
         }
     }
 

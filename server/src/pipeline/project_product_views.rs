@@ -78,6 +78,8 @@ impl ProductViewProjector {
     }
 
     async fn consume(&self, shutdown: &CancellationToken) -> Result<(), ProjectError> {
+        // Read once per run; this task is the checkpoint's only writer.
+        let mut checkpoint = self.read.checkpoint(NAME).await?;
         let messages = self
             .consumer
             .messages()
@@ -102,7 +104,7 @@ impl ProductViewProjector {
             for m in batch {
                 messages.push(m.map_err(|e| ProjectError::Bus(e.to_string()))?);
             }
-            if let Err(e) = self.apply_batch(&messages).await {
+            if let Err(e) = self.apply_batch(&messages, &mut checkpoint).await {
                 // Nothing was committed: let JetStream redeliver soon.
                 for m in &messages {
                     let _ = m
@@ -120,7 +122,12 @@ impl ProductViewProjector {
         }
     }
 
-    async fn apply_batch(&self, messages: &[jetstream::Message]) -> Result<(), ProjectError> {
+    async fn apply_batch(
+        &self,
+        messages: &[jetstream::Message],
+        checkpoint: &mut Checkpoint,
+    ) -> Result<(), ProjectError> {
+        let started = std::time::Instant::now();
         let mut events: Vec<(u64, StoredEvent)> = Vec::with_capacity(messages.len());
         let mut last_sequence = 0;
         let mut pending = 0;
@@ -168,6 +175,7 @@ impl ProductViewProjector {
             }
         }
 
+        let loaded = started.elapsed();
         let mut last_event_time = None;
         for (_, event) in &events {
             let Some(t) = touched.get_mut(&event.aggregate_id) else {
@@ -227,24 +235,23 @@ impl ProductViewProjector {
                 changed.push(view);
             }
         }
-        let previous = self.read.checkpoint(NAME).await?;
-        let checkpoint = Checkpoint {
-            stream_sequence: previous.stream_sequence.max(last_sequence),
-            last_event_time: last_event_time.or(previous.last_event_time),
+        let next = Checkpoint {
+            stream_sequence: checkpoint.stream_sequence.max(last_sequence),
+            last_event_time: last_event_time.or(checkpoint.last_event_time),
             updated_at: Some(projected_at),
         };
-        self.read
-            .apply_product_batch(NAME, &changed, &checkpoint)
-            .await?;
+        let folded = started.elapsed();
+        self.read.apply_product_batch(NAME, &changed, &next).await?;
+        let committed = started.elapsed();
+        *checkpoint = next;
         self.status
             .projector_sequence
             .store(checkpoint.stream_sequence, Ordering::Relaxed);
         self.status
             .projector_pending
             .store(pending, Ordering::Relaxed);
-        for notice in &notices {
-            self.live.publish(notice).await;
-        }
+        self.live.publish_all(&notices).await;
+        tracing::debug!(events = events.len(), ?loaded, ?folded, ?committed, notified = ?started.elapsed(), "projected a batch");
         Ok(())
     }
 

@@ -12,6 +12,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
     statements: r#"
         DEFINE TABLE IF NOT EXISTS product_view SCHEMALESS;
         DEFINE INDEX IF NOT EXISTS product_view_name ON product_view FIELDS name;
+        DEFINE INDEX IF NOT EXISTS product_view_product ON product_view FIELDS productId UNIQUE;
         DEFINE TABLE IF NOT EXISTS projector_checkpoint SCHEMALESS;
         -- Messages a projector could not read at all, kept rather than dropped.
         DEFINE TABLE IF NOT EXISTS dead_letter SCHEMALESS;

@@ -38,7 +38,10 @@ pub struct TestShop {
 
 impl TestShop {
     pub async fn start(dir: &Path) -> TestShop {
-        let s = settings(dir);
+        Self::start_with(dir, settings(dir)).await
+    }
+
+    pub async fn start_with(dir: &Path, s: Settings) -> TestShop {
         let nats = EmbeddedNats::start(&nats_bin(), dir, &s.nats.sync_interval)
             .expect("nats-server must be installed (make tools)");
         let leptos = LeptosOptions::builder().output_name("vitrine").build();
