@@ -4,6 +4,7 @@
 # Usage: scripts/bench-latency.sh [release|debug] [updates]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="${VITRINE_TOOLS:-$HOME/.cache/vitrine/tools}/bin:$PATH"
 profile=${1:-release}
 updates=${2:-300}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/vitrine/target}
