@@ -49,6 +49,9 @@ pub enum ProjectError {
     MissingFromLog { aggregate_id: String, version: u64 },
     #[error("JetStream: {0}")]
     Bus(String),
+    /// This build cannot decode or fold the event; it is retried, never skipped.
+    #[error("event {event_id} cannot be projected: {reason}")]
+    Unprojectable { event_id: String, reason: String },
 }
 
 /// One record touched by a batch, and the events that changed it.
@@ -258,12 +261,14 @@ impl ProductViewProjector {
     /// Folds one event into the touched record. An event this build cannot
     /// decode stops the projector (it is retried, never skipped).
     fn fold(&self, touched: &mut Touched, event: &StoredEvent) -> Result<(), ProjectError> {
-        let typed = ProductEvent::decode_envelope(event).map_err(|e| {
-            ProjectError::Bus(format!("event {} cannot be decoded: {e}", event.event_id))
-        })?;
-        let view = ProductView::apply(touched.view.take(), &typed).map_err(|e| {
-            ProjectError::Bus(format!("event {} cannot be applied: {e}", event.event_id))
-        })?;
+        let unprojectable = |reason: String| ProjectError::Unprojectable {
+            event_id: event.event_id.to_string(),
+            reason,
+        };
+        let typed =
+            ProductEvent::decode_envelope(event).map_err(|e| unprojectable(e.to_string()))?;
+        let view = ProductView::apply(touched.view.take(), &typed)
+            .map_err(|e| unprojectable(e.to_string()))?;
         touched.view = Some(view);
         touched.applied.push(event.event_id);
         Ok(())
