@@ -18,27 +18,29 @@ pub fn CatalogPage() -> impl IntoView {
         move || (feed.changes.get(), feed.resets.get()),
         |_| list_products(),
     );
-    let newest = Signal::derive(move || {
-        listing
-            .get()
-            .and_then(|l| l.ok())
-            .and_then(|l| l.products.iter().map(|p| p.projected_at).max())
-    });
-    let stale = Signal::derive(move || listing.get().and_then(|l| l.ok()).is_some_and(|l| l.stale));
     view! {
         <Title text="Vitrine — catalog"/>
-        <div class="page-heading">
-            <h1>"Catalog"</h1>
-            <Freshness projected_at=newest syncing=stale/>
-        </div>
         <Transition fallback=|| view! { <p>"Loading the catalog…"</p> }>
             {move || Suspend::new(async move {
                 match listing.await {
-                    Ok(listing) if listing.products.is_empty() => {
-                        view! { <p class="empty">"No products yet."</p> }.into_any()
-                    }
                     Ok(listing) => {
+                        // Read inside the Transition, so hydration sees what the server rendered.
+                        let newest = listing.products.iter().map(|p| p.projected_at).max();
+                        let heading = view! {
+                            <div class="page-heading">
+                                <h1>"Catalog"</h1>
+                                <Freshness projected_at=newest syncing=listing.stale/>
+                            </div>
+                        };
+                        if listing.products.is_empty() {
+                            return view! {
+                                {heading}
+                                <p class="empty">"No products yet."</p>
+                            }
+                                .into_any();
+                        }
                         view! {
+                            {heading}
                             <ul class="product-grid" data-testid="catalog">
                                 {listing
                                     .products
