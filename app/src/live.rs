@@ -136,6 +136,27 @@ pub fn provide_live_feed() {
     });
 }
 
+/// Refetches when the live feed knows a newer version of the record than the
+/// one shown — once per announced version, so a failing fetch is not retried
+/// in a loop (the next notice or a reset retries it).
+pub fn refetch_when_behind(
+    feed: LiveFeed,
+    id: Memo<String>,
+    shown_version: Signal<Option<u64>>,
+    refetches: RwSignal<u64>,
+) {
+    let requested = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        let known = feed.version_of(PRODUCT_VIEW, &id.get());
+        if let (Some(known), Some(shown)) = (known, shown_version.get()) {
+            if known > shown && known > requested.get_untracked() {
+                requested.set(known);
+                refetches.update(|n| *n += 1);
+            }
+        }
+    });
+}
+
 /// The feed position to render into the page (server) — empty in the browser.
 pub fn render_position() -> String {
     #[cfg(feature = "ssr")]

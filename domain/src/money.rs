@@ -108,10 +108,6 @@ impl Money {
         }
         Ok(Money(minor))
     }
-
-    pub fn checked_sub(self, other: Money) -> Option<Money> {
-        self.0.checked_sub(other.0).map(Money)
-    }
 }
 
 /// Renders as currency units with two decimals: `19.99`, `5.00`.

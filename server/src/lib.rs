@@ -91,9 +91,7 @@ pub struct Shop {
     shutdown: CancellationToken,
     relay: JoinHandle<()>,
     projector: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
-    js: async_nats::jetstream::Context,
     events: async_nats::jetstream::stream::Stream,
-    relay_waker: RelayWaker,
 }
 
 impl Shop {
@@ -190,9 +188,7 @@ impl Shop {
             shutdown,
             relay,
             projector: Mutex::new(None),
-            js,
             events,
-            relay_waker,
         };
         shop.start_projector().await?;
         if demo_data {
@@ -241,14 +237,6 @@ impl Shop {
         {
             handle.abort();
         }
-    }
-
-    pub fn jetstream(&self) -> &async_nats::jetstream::Context {
-        &self.js
-    }
-
-    pub fn wake_relay(&self) {
-        self.relay_waker.wake();
     }
 
     /// The HTTP app: JSON API, live feed, health, Leptos pages and server

@@ -99,10 +99,6 @@ impl EmbeddedNats {
             url: format!("nats://127.0.0.1:{port}"),
         })
     }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
 }
 
 impl Drop for EmbeddedNats {

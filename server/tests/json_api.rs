@@ -155,6 +155,9 @@ async fn bad_input_gets_a_400_naming_the_field_and_writes_nothing() {
     );
     let (status, _) = call(&t, "GET", &format!("/api/products/{unknown}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, error) = call(&t, "GET", "/api/live?after=yesterday", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["field"], json!("after"));
     let (status, error) = call(&t, "DELETE", &format!("/api/products/{unknown}"), None).await;
     assert_eq!(
         (status, error["error"].clone()),
@@ -189,7 +192,15 @@ async fn health_reports_ok_then_degraded_when_the_projector_stalls() {
     let mut settings = support::settings(dir.path());
     settings.pipeline.stall_after_ms = 3000;
     let t = TestShop::start_with(dir.path(), settings).await;
-    let (status, health) = call(&t, "GET", "/health", None).await;
+    // Until the projector's first heartbeat, health honestly says degraded.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let (status, health) = loop {
+        let (status, health) = call(&t, "GET", "/health", None).await;
+        if health["status"] == json!("ok") || tokio::time::Instant::now() > deadline {
+            break (status, health);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["status"], json!("ok"), "{health}");
 

@@ -7,17 +7,10 @@ mod support;
 
 use app::api::ReadSource;
 use domain::product::{ChangePrice, CreateProduct};
-use domain::{Actor, ActorRole, CommandId, EventId, Money, ProductId};
+use domain::{CommandId, EventId, Money, ProductId};
 use std::collections::HashSet;
 use std::time::Duration;
-use support::{wait_for_notice, TestShop};
-
-fn admin() -> Actor {
-    Actor {
-        id: "test-admin".into(),
-        role: ActorRole::Admin,
-    }
-}
+use support::{admin, wait_for_notice, TestShop};
 
 fn create(name: &str, price: i64) -> CreateProduct {
     CreateProduct {
@@ -45,14 +38,7 @@ async fn a_created_product_reaches_its_read_record_and_the_live_feed() {
     let mut notices = t.notices();
     let cmd = create("Desk lamp", 8_900);
     let id = cmd.product_id;
-    let receipt = t
-        .shop
-        .state
-        .ports
-        .products
-        .create_product(admin(), CommandId::new(), cmd)
-        .await
-        .unwrap();
+    let receipt = t.create_product(cmd).await.unwrap();
     assert_eq!(receipt.aggregate_version, 1);
     assert_eq!(receipt.event_ids.len(), 1);
 
@@ -89,24 +75,11 @@ async fn a_read_asking_for_an_unprojected_version_falls_back_to_the_write_model(
     let t = TestShop::start(dir.path()).await;
     let cmd = create("Mug", 1_000);
     let id = cmd.product_id;
-    t.shop
-        .state
-        .ports
-        .products
-        .create_product(admin(), CommandId::new(), cmd)
-        .await
-        .unwrap();
+    t.create_product(cmd).await.unwrap();
     t.wait_for_version(id, 1, Duration::from_secs(15)).await;
 
     t.shop.crash_projector();
-    let receipt = t
-        .shop
-        .state
-        .ports
-        .products
-        .change_price(admin(), CommandId::new(), change(id, 1_200))
-        .await
-        .unwrap();
+    let receipt = t.change_price(change(id, 1_200)).await.unwrap();
     let read = t
         .shop
         .state
@@ -154,13 +127,7 @@ async fn projector_crashes_mid_stream_lose_nothing_and_apply_nothing_twice() {
     let mut notices = t.notices();
     let cmd = create("Skillet", 10_000);
     let id = cmd.product_id;
-    t.shop
-        .state
-        .ports
-        .products
-        .create_product(admin(), CommandId::new(), cmd)
-        .await
-        .unwrap();
+    t.create_product(cmd).await.unwrap();
 
     // 200 price changes; the projector is killed three times on the way.
     const UPDATES: i64 = 200;
@@ -198,7 +165,12 @@ async fn projector_crashes_mid_stream_lose_nothing_and_apply_nothing_twice() {
 
     // No event was reported applied twice.
     let mut seen: HashSet<EventId> = HashSet::new();
-    while let Ok(entry) = notices.try_recv() {
+    loop {
+        let entry = match notices.try_recv() {
+            Ok(entry) => entry,
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+            Err(e) => panic!("missed live notices, cannot check for doubles: {e}"),
+        };
         for e in &entry.notice.event_ids {
             assert!(seen.insert(*e), "event {e} was applied twice");
         }
@@ -212,21 +184,9 @@ async fn a_stale_or_slashing_edit_is_refused_and_writes_nothing() {
     let t = TestShop::start(dir.path()).await;
     let cmd = create("Headphones", 20_000);
     let id = cmd.product_id;
-    t.shop
-        .state
-        .ports
-        .products
-        .create_product(admin(), CommandId::new(), cmd)
-        .await
-        .unwrap();
+    t.create_product(cmd).await.unwrap();
 
-    let slash = t
-        .shop
-        .state
-        .ports
-        .products
-        .change_price(admin(), CommandId::new(), change(id, 5_000))
-        .await;
+    let slash = t.change_price(change(id, 5_000)).await;
     assert!(
         matches!(slash, Err(domain::CommandError::Rejected(domain::DomainError::Invalid { ref field, .. })) if field == "price")
     );
@@ -234,13 +194,7 @@ async fn a_stale_or_slashing_edit_is_refused_and_writes_nothing() {
         expected_version: Some(7),
         ..change(id, 21_000)
     };
-    let stale = t
-        .shop
-        .state
-        .ports
-        .products
-        .change_price(admin(), CommandId::new(), stale)
-        .await;
+    let stale = t.change_price(stale).await;
     assert!(matches!(
         stale,
         Err(domain::CommandError::Rejected(
@@ -267,13 +221,7 @@ async fn concurrent_edits_of_one_product_get_distinct_versions() {
     let t = TestShop::start(dir.path()).await;
     let cmd = create("Beanie", 2_900);
     let id = cmd.product_id;
-    t.shop
-        .state
-        .ports
-        .products
-        .create_product(admin(), CommandId::new(), cmd)
-        .await
-        .unwrap();
+    t.create_product(cmd).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..8 {
         let products = t.shop.state.ports.products.clone();
@@ -315,20 +263,8 @@ async fn stopping_and_starting_on_the_same_data_keeps_every_product_and_price() 
     let t = TestShop::start(dir.path()).await;
     let cmd = create("Keyboard", 12_900);
     let id = cmd.product_id;
-    t.shop
-        .state
-        .ports
-        .products
-        .create_product(admin(), CommandId::new(), cmd)
-        .await
-        .unwrap();
-    t.shop
-        .state
-        .ports
-        .products
-        .change_price(admin(), CommandId::new(), change(id, 11_900))
-        .await
-        .unwrap();
+    t.create_product(cmd).await.unwrap();
+    t.change_price(change(id, 11_900)).await.unwrap();
     t.wait_for_version(id, 2, Duration::from_secs(15)).await;
     let live_position = t.shop.state.live.position();
     t.stop().await;
@@ -358,13 +294,7 @@ async fn stopping_and_starting_on_the_same_data_keeps_every_product_and_price() 
     ));
     // And the pipeline still runs.
     let mut notices = t.notices();
-    t.shop
-        .state
-        .ports
-        .products
-        .change_price(admin(), CommandId::new(), change(id, 12_500))
-        .await
-        .unwrap();
+    t.change_price(change(id, 12_500)).await.unwrap();
     wait_for_notice(&mut notices, &id.to_string(), 3).await;
     t.stop().await;
 }

@@ -212,7 +212,7 @@ pub fn AdminProductPage() -> impl IntoView {
                 _ => false,
             },
         );
-    crate::pages::storefront::refetch_when_behind(
+    crate::live::refetch_when_behind(
         feed,
         id,
         Signal::derive(move || current.get().map(|p| p.version)),
@@ -413,7 +413,7 @@ async fn confirm_without_feed(
 }
 
 async fn sleep(duration: Duration) {
-    let (tx, rx) = futures_channel();
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
     set_timeout(
         move || {
             let _ = tx.send(());
@@ -421,11 +421,4 @@ async fn sleep(duration: Duration) {
         duration,
     );
     let _ = rx.await;
-}
-
-fn futures_channel() -> (
-    futures::channel::oneshot::Sender<()>,
-    futures::channel::oneshot::Receiver<()>,
-) {
-    futures::channel::oneshot::channel()
 }

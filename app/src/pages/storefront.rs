@@ -69,27 +69,6 @@ pub fn CatalogPage() -> impl IntoView {
     }
 }
 
-/// Refetches when the live feed knows a newer version of the record than the
-/// one shown — once per announced version, so a failing fetch is not retried
-/// in a loop (the next notice or a reset retries it).
-pub(crate) fn refetch_when_behind(
-    feed: crate::live::LiveFeed,
-    id: Memo<String>,
-    shown_version: Signal<Option<u64>>,
-    refetches: RwSignal<u64>,
-) {
-    let requested = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        let known = feed.version_of(PRODUCT_VIEW, &id.get());
-        if let (Some(known), Some(shown)) = (known, shown_version.get()) {
-            if known > shown && known > requested.get_untracked() {
-                requested.set(known);
-                refetches.update(|n| *n += 1);
-            }
-        }
-    });
-}
-
 #[component]
 pub fn ProductPage() -> impl IntoView {
     let feed = use_live_feed();
@@ -116,7 +95,7 @@ pub fn ProductPage() -> impl IntoView {
             _ => false,
         }
     });
-    refetch_when_behind(feed, id, shown_version, refetches);
+    crate::live::refetch_when_behind(feed, id, shown_version, refetches);
     let projected_at = Signal::derive(move || {
         product
             .get()

@@ -80,7 +80,9 @@ impl ProductCommands for ProductHandler {
         command: CreateProduct,
     ) -> Result<WriteReceipt, CommandError> {
         let id = command.product_id;
-        let state = self.store.load_product(id).await.map_err(unavailable)?;
+        // The id is new, so the state is empty; the append transaction checks
+        // that no product holds it, and a clash answers AlreadyExists below.
+        let state = Product::default();
         let events = decide_create(&state, &command, &self.policy)?;
         let stored = envelopes(&id.to_string(), &state, &events, &actor, command_id);
         let next = events.iter().fold(state, evolve);

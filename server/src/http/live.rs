@@ -3,8 +3,10 @@
 //! resumes with `Last-Event-ID` (or `?after=` from a server-rendered page),
 //! also across a server restart. Too old to resume: a `reset` event.
 
+use super::error::ApiError;
 use crate::pipeline::live::{LiveEntry, Resume};
 use crate::AppState;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -16,7 +18,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 #[derive(Deserialize)]
 pub struct LiveQuery {
-    after: Option<u64>,
+    after: Option<String>,
 }
 
 fn projected(entry: &LiveEntry) -> Event {
@@ -37,14 +39,26 @@ fn reset(position: u64) -> Event {
 pub async fn live_feed(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<LiveQuery>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    query: Result<Query<LiveQuery>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let hub = state.live.clone();
-    let resume_from = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .or(query.after);
+    let position = |field: &str, text: &str| {
+        text.trim()
+            .parse::<u64>()
+            .map_err(|_| ApiError::invalid(field, "must be a live feed position (0, 1, 2, …)"))
+    };
+    let after = match query {
+        Ok(Query(q)) => q.after,
+        Err(e) => return Err(ApiError::invalid("after", e.body_text())),
+    };
+    let resume_from = match (headers.get("last-event-id"), after) {
+        (Some(id), _) => Some(position(
+            "Last-Event-ID",
+            id.to_str().unwrap_or("not text"),
+        )?),
+        (None, Some(after)) => Some(position("after", &after)?),
+        (None, None) => None,
+    };
 
     // Subscribe first, then replay: a notice in between is sent once.
     let receiver = hub.subscribe();
@@ -79,5 +93,5 @@ pub async fn live_feed(
     let events = stream::iter(std::iter::once(hello).chain(first))
         .chain(live)
         .map(Ok);
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

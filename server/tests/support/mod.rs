@@ -5,8 +5,10 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use app::live::ProjectionNotice;
+use domain::product::{ChangePrice, CreateProduct};
 use domain::views::ProductView;
 use domain::ProductId;
+use domain::{Actor, ActorRole, CommandError, CommandId, WriteReceipt};
 use leptos::config::LeptosOptions;
 use server::config::Settings;
 use server::nats_server::EmbeddedNats;
@@ -19,6 +21,13 @@ pub fn nats_bin() -> PathBuf {
     std::env::var_os("VITRINE_NATS_SERVER_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("nats-server"))
+}
+
+pub fn admin() -> Actor {
+    Actor {
+        id: "test-admin".into(),
+        role: ActorRole::Admin,
+    }
 }
 
 pub fn settings(dir: &Path) -> Settings {
@@ -52,6 +61,24 @@ impl TestShop {
     pub async fn stop(self) {
         self.shop.stop().await;
         drop(self.nats);
+    }
+
+    /// Sends the command as an admin, through the same port the UI uses.
+    pub async fn create_product(
+        &self,
+        command: CreateProduct,
+    ) -> Result<WriteReceipt, CommandError> {
+        let products = &self.shop.state.ports.products;
+        products
+            .create_product(admin(), CommandId::new(), command)
+            .await
+    }
+
+    pub async fn change_price(&self, command: ChangePrice) -> Result<WriteReceipt, CommandError> {
+        let products = &self.shop.state.ports.products;
+        products
+            .change_price(admin(), CommandId::new(), command)
+            .await
     }
 
     pub fn notices(&self) -> broadcast::Receiver<server::pipeline::live::LiveEntry> {
