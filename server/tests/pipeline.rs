@@ -263,9 +263,13 @@ async fn stopping_and_starting_on_the_same_data_keeps_every_product_and_price() 
     let t = TestShop::start(dir.path()).await;
     let cmd = create("Keyboard", 12_900);
     let id = cmd.product_id;
+    let mut notices = t.notices();
     t.create_product(cmd).await.unwrap();
     t.change_price(change(id, 11_900)).await.unwrap();
     t.wait_for_version(id, 2, Duration::from_secs(15)).await;
+    // The read record can land before the hub has read its notice back from
+    // the live stream: take the position once the hub has it.
+    wait_for_notice(&mut notices, &id.to_string(), 2).await;
     let live_position = t.shop.state.live.position();
     t.stop().await;
 
