@@ -46,6 +46,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     live::provide_live_feed();
+    let viewer: pages::account::ViewerResource =
+        Resource::new(|| (), |_| api::account::current_viewer());
+    provide_context(viewer);
 
     view! {
         <Stylesheet id="leptos" href="/pkg/vitrine.css"/>
@@ -58,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <A href="/admin/products">"Admin"</A>
                 </nav>
                 <components::LiveStatusBadge/>
+                <pages::account::AccountMenu/>
             </header>
             <main>
                 <Routes fallback=|| view! { <pages::NotFound/> }>
@@ -69,6 +73,7 @@ pub fn App() -> impl IntoView {
                         view=pages::storefront::ProductPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=path!("/login") view=pages::account::SignInPage ssr=SsrMode::Async/>
                     <Route
                         path=path!("/admin/products")
                         view=pages::admin::AdminProductsPage

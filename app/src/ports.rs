@@ -2,29 +2,130 @@
 //! functions take these from Leptos context; no SurrealDB or NATS type
 //! reaches this crate.
 
-use crate::api::{CatalogListing, ProductRead, QueryError};
+use crate::api::{CatalogListing, ProductRead, QueryError, Viewer};
 use async_trait::async_trait;
-use domain::product::{ChangePrice, CreateProduct};
-use domain::{Actor, CommandError, CommandId, ProductId, WriteReceipt};
+use domain::inventory::AdjustInventory;
+use domain::order::PlaceOrder;
+use domain::party::RegisterSeller;
+use domain::product::{ChangePrice, CreateProduct, DeleteProduct, UpdateProductDetails};
+use domain::review::SubmitReview;
+use domain::{CommandError, CommandMeta, OrderId, ProductId, WriteReceipt};
 use std::sync::Arc;
 
-/// The command side for products: validate with the domain rules, append the
-/// events and the outbox rows in one transaction, answer with a receipt.
+/// The command side for the catalog: validate with the domain rules, append
+/// the events and the outbox rows in one transaction, answer with a receipt.
 #[async_trait]
-pub trait ProductCommands: Send + Sync + 'static {
+pub trait CatalogCommands: Send + Sync + 'static {
     async fn create_product(
         &self,
-        actor: Actor,
-        command_id: CommandId,
+        meta: CommandMeta,
         command: CreateProduct,
+    ) -> Result<WriteReceipt, CommandError>;
+
+    async fn update_product_details(
+        &self,
+        meta: CommandMeta,
+        command: UpdateProductDetails,
     ) -> Result<WriteReceipt, CommandError>;
 
     async fn change_price(
         &self,
-        actor: Actor,
-        command_id: CommandId,
+        meta: CommandMeta,
         command: ChangePrice,
     ) -> Result<WriteReceipt, CommandError>;
+
+    async fn delete_product(
+        &self,
+        meta: CommandMeta,
+        command: DeleteProduct,
+    ) -> Result<WriteReceipt, CommandError>;
+
+    async fn adjust_inventory(
+        &self,
+        meta: CommandMeta,
+        command: AdjustInventory,
+    ) -> Result<WriteReceipt, CommandError>;
+
+    /// A seller without an account (the house seller); sellers who sign in
+    /// are created through the account side.
+    async fn register_seller(
+        &self,
+        meta: CommandMeta,
+        command: RegisterSeller,
+    ) -> Result<WriteReceipt, CommandError>;
+}
+
+/// The order lifecycle.
+#[async_trait]
+pub trait OrderCommands: Send + Sync + 'static {
+    async fn place_order(
+        &self,
+        meta: CommandMeta,
+        command: PlaceOrder,
+    ) -> Result<WriteReceipt, CommandError>;
+    async fn pay_order(
+        &self,
+        meta: CommandMeta,
+        id: OrderId,
+        payment_method: String,
+    ) -> Result<WriteReceipt, CommandError>;
+    async fn confirm_order(
+        &self,
+        meta: CommandMeta,
+        id: OrderId,
+    ) -> Result<WriteReceipt, CommandError>;
+    async fn ship_order(
+        &self,
+        meta: CommandMeta,
+        id: OrderId,
+        tracking_number: String,
+    ) -> Result<WriteReceipt, CommandError>;
+    async fn deliver_order(
+        &self,
+        meta: CommandMeta,
+        id: OrderId,
+    ) -> Result<WriteReceipt, CommandError>;
+    async fn cancel_order(
+        &self,
+        meta: CommandMeta,
+        id: OrderId,
+        reason: String,
+    ) -> Result<WriteReceipt, CommandError>;
+    async fn return_order(
+        &self,
+        meta: CommandMeta,
+        id: OrderId,
+        reason: String,
+    ) -> Result<WriteReceipt, CommandError>;
+}
+
+#[async_trait]
+pub trait ReviewCommands: Send + Sync + 'static {
+    async fn submit_review(
+        &self,
+        meta: CommandMeta,
+        command: SubmitReview,
+    ) -> Result<WriteReceipt, CommandError>;
+}
+
+/// A session opened by signing in: the cookie's value and lifetime.
+#[derive(Clone, Debug)]
+pub struct OpenedSession {
+    pub token: String,
+    pub max_age_secs: i64,
+    pub viewer: Viewer,
+}
+
+/// Signing in and out from the UI.
+#[async_trait]
+pub trait AccountPort: Send + Sync + 'static {
+    /// `None` when the email or password is wrong.
+    async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<OpenedSession>, CommandError>;
+    async fn sign_out(&self, session_token: &str) -> Result<(), CommandError>;
 }
 
 /// The read side for the catalog: read records only (the single-record read
@@ -49,7 +150,49 @@ pub trait LivePosition: Send + Sync + 'static {
 /// Everything the UI needs from the server, provided as one context value.
 #[derive(Clone)]
 pub struct Ports {
-    pub products: Arc<dyn ProductCommands>,
+    pub catalog_commands: Arc<dyn CatalogCommands>,
+    pub orders: Arc<dyn OrderCommands>,
+    pub reviews: Arc<dyn ReviewCommands>,
+    pub accounts: Arc<dyn AccountPort>,
     pub catalog: Arc<dyn CatalogQueries>,
     pub live: Arc<dyn LivePosition>,
+}
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "vitrine_session";
+
+/// How the caller authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Anonymous,
+    Cookie,
+    Bearer,
+}
+
+/// Who is calling, as the server's auth layer resolved it from the session
+/// cookie or bearer token; in each request's extensions.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub viewer: Option<Viewer>,
+    pub via: Via,
+    /// The session cookie's value, for signing out and rotation.
+    pub session_token: Option<String>,
+}
+
+impl Caller {
+    pub fn anonymous() -> Self {
+        Caller {
+            viewer: None,
+            via: Via::Anonymous,
+            session_token: None,
+        }
+    }
+
+    /// The actor for a command, or `Unauthenticated`.
+    pub fn actor(&self) -> Result<domain::Actor, CommandError> {
+        self.viewer
+            .as_ref()
+            .map(Viewer::actor)
+            .ok_or(CommandError::Unauthenticated)
+    }
 }

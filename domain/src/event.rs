@@ -10,13 +10,32 @@ use uuid::Uuid;
 #[serde(rename_all = "camelCase")]
 pub enum AggregateType {
     Product,
+    Inventory,
+    Seller,
+    Customer,
+    Review,
+    Order,
 }
 
 impl AggregateType {
-    /// The subject token and table prefix for this aggregate.
+    pub const ALL: [AggregateType; 6] = [
+        AggregateType::Product,
+        AggregateType::Inventory,
+        AggregateType::Seller,
+        AggregateType::Customer,
+        AggregateType::Review,
+        AggregateType::Order,
+    ];
+
+    /// The subject token and the write model's table for this aggregate.
     pub fn as_str(self) -> &'static str {
         match self {
             AggregateType::Product => "product",
+            AggregateType::Inventory => "inventory",
+            AggregateType::Seller => "seller",
+            AggregateType::Customer => "customer",
+            AggregateType::Review => "review",
+            AggregateType::Order => "order",
         }
     }
 }
@@ -49,6 +68,147 @@ impl Actor {
     pub fn is_admin(&self) -> bool {
         matches!(self.role, ActorRole::Admin | ActorRole::System)
     }
+}
+
+/// What travels with every command besides its body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandMeta {
+    pub actor: Actor,
+    pub command_id: CommandId,
+    /// Set when the client chose the command id (a server function's id, an
+    /// `Idempotency-Key`): a repeat gets the first outcome back.
+    pub idempotency: Option<Idempotency>,
+    /// The flow this command continues (a process manager reacting to an
+    /// event passes the event's correlation id); `None` starts a new one.
+    pub correlation_id: Option<Uuid>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Idempotency {
+    /// The client's key, scoped to the actor by the command bus.
+    pub key: String,
+    /// A digest of what was asked (endpoint and body).
+    pub request_hash: String,
+}
+
+impl CommandMeta {
+    /// A command without a client key: run every time it is sent.
+    pub fn new(actor: Actor) -> Self {
+        CommandMeta {
+            actor,
+            command_id: CommandId::new(),
+            idempotency: None,
+            correlation_id: None,
+        }
+    }
+}
+
+/// A typed event payload: its name and schema version in the envelope, its
+/// JSON payload, and how stored payloads (of any version ever written) decode.
+pub trait DomainEvent: Sized {
+    /// The aggregate whose log this event belongs to.
+    const AGGREGATE: AggregateType;
+
+    fn event_type(&self) -> &'static str;
+
+    /// The schema version this build writes.
+    fn schema_version(&self) -> u16 {
+        1
+    }
+
+    fn payload_json(&self) -> serde_json::Value;
+
+    /// Decodes a payload written at the current schema version; `None` for an
+    /// event type this aggregate does not have.
+    fn decode_current(
+        event_type: &str,
+        payload: &serde_json::Value,
+    ) -> Option<Result<Self, serde_json::Error>>;
+
+    /// Rewrites a payload of an older schema version into the current shape.
+    /// Every version ever written must stay decodable; none is older yet.
+    fn upcast(
+        _event_type: &str,
+        _from_version: u16,
+        _payload: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        Err("unknown schema version".into())
+    }
+
+    fn decode(
+        event_type: &str,
+        schema_version: u16,
+        payload: &serde_json::Value,
+    ) -> Result<Self, DecodeError> {
+        let fail = |reason: String| DecodeError {
+            event_type: event_type.to_owned(),
+            schema_version,
+            reason,
+        };
+        let payload = if schema_version == 1 {
+            payload.clone()
+        } else {
+            Self::upcast(event_type, schema_version, payload.clone()).map_err(fail)?
+        };
+        match Self::decode_current(event_type, &payload) {
+            Some(Ok(event)) => Ok(event),
+            Some(Err(e)) => Err(fail(e.to_string())),
+            None => Err(fail(format!(
+                "not an event of the {} aggregate",
+                Self::AGGREGATE.as_str()
+            ))),
+        }
+    }
+
+    fn decode_envelope(stored: &StoredEvent) -> Result<EventEnvelope<Self>, DecodeError> {
+        let payload = Self::decode(&stored.event_type, stored.schema_version, &stored.payload)?;
+        Ok(stored.clone().map_payload(payload))
+    }
+}
+
+/// Declares an aggregate's event enum: one variant per payload struct of the
+/// same name, and its [`DomainEvent`] implementation.
+#[macro_export]
+macro_rules! domain_events {
+    ($(#[$doc:meta])* $enum:ident for $aggregate:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum $enum {
+            $($variant($variant)),+
+        }
+
+        impl $crate::event::DomainEvent for $enum {
+            const AGGREGATE: $crate::event::AggregateType = $crate::event::AggregateType::$aggregate;
+
+            fn event_type(&self) -> &'static str {
+                match self {
+                    $($enum::$variant(_) => stringify!($variant)),+
+                }
+            }
+
+            fn payload_json(&self) -> serde_json::Value {
+                let value = match self {
+                    $($enum::$variant(e) => serde_json::to_value(e)),+
+                };
+                // Plain structs of strings, numbers and lists always serialize.
+                value.unwrap_or(serde_json::Value::Null)
+            }
+
+            fn decode_current(
+                event_type: &str,
+                payload: &serde_json::Value,
+            ) -> Option<Result<Self, serde_json::Error>> {
+                match event_type {
+                    $(stringify!($variant) => Some(
+                        serde_json::from_value(payload.clone()).map($enum::$variant),
+                    ),)+
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
 /// One event with its metadata. `E` is the typed payload inside the shop and

@@ -57,3 +57,41 @@ uuid_id!(
     /// One command as sent by a client; a repeat with the same id is the same command.
     CommandId
 );
+uuid_id!(
+    /// A seller: a merchant whose products the shop lists.
+    SellerId
+);
+uuid_id!(
+    /// A customer (also the id of their account).
+    CustomerId
+);
+uuid_id!(
+    /// An order.
+    OrderId
+);
+uuid_id!(
+    /// A review; one per customer and product, so derived from both.
+    ReviewId
+);
+uuid_id!(
+    /// A sign-in account (for customers and sellers, the same id as theirs).
+    AccountId
+);
+
+impl SellerId {
+    /// The shop's own house seller, owner of products created without one.
+    pub const HOUSE: SellerId =
+        SellerId(Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0001));
+}
+
+impl ReviewId {
+    /// The one review a customer may write for a product.
+    pub fn of(product: ProductId, customer: CustomerId) -> ReviewId {
+        let mut name = [0u8; 32];
+        name[..16].copy_from_slice(product.0.as_bytes());
+        name[16..].copy_from_slice(customer.0.as_bytes());
+        ReviewId(Uuid::new_v5(&REVIEW_NAMESPACE, &name))
+    }
+}
+
+const REVIEW_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_7a52_3c1e_4f4a_9d4b_2a6e_1f0c_9b3d);

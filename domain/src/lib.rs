@@ -4,16 +4,25 @@
 //! It compiles for the server and for the browser, so the browser reuses the
 //! same validation and read-record folds for optimistic updates.
 
+pub mod authz;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod inventory;
 pub mod money;
+pub mod order;
+pub mod party;
 pub mod product;
 pub mod receipt;
+pub mod review;
+pub mod text;
 pub mod views;
 
 pub use error::{CommandError, DomainError};
-pub use event::{Actor, ActorRole, AggregateType, EventEnvelope, StoredEvent};
-pub use ids::{CommandId, EventId, ProductId};
+pub use event::{
+    Actor, ActorRole, AggregateType, CommandMeta, DomainEvent, EventEnvelope, Idempotency,
+    StoredEvent,
+};
+pub use ids::{AccountId, CommandId, CustomerId, EventId, OrderId, ProductId, ReviewId, SellerId};
 pub use money::{Money, MoneyError};
 pub use receipt::WriteReceipt;

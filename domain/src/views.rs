@@ -1,8 +1,9 @@
 //! Read records and their pure folds. Projectors run these on the server; the
 //! browser runs the same code for optimistic updates.
 
-use crate::event::EventEnvelope;
-use crate::ids::ProductId;
+use crate::event::{DomainEvent, EventEnvelope};
+use crate::ids::{ProductId, SellerId};
+use crate::inventory::InventoryEvent;
 use crate::money::Money;
 use crate::product::ProductEvent;
 use serde::{Deserialize, Serialize};
@@ -38,14 +39,30 @@ pub fn sequence(last_applied: u64, incoming: u64) -> Sequencing {
 #[serde(rename_all = "camelCase")]
 pub struct ProductView {
     pub product_id: ProductId,
+    #[serde(default)]
+    pub seller_id: Option<SellerId>,
     pub name: String,
+    #[serde(default)]
+    pub description: String,
     pub category: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub image_url: Option<String>,
     pub price: Money,
     /// The price before the last change, for "was 24.99".
     pub previous_price: Option<Money>,
+    /// Units available, from the product's Inventory aggregate.
     pub stock: u32,
+    /// Deleted products keep their record (old orders link to it) but leave
+    /// the catalog.
+    #[serde(default)]
+    pub deleted: bool,
     /// Version of the Product aggregate folded into this record.
     pub version: u64,
+    /// Version of the Inventory aggregate folded into this record.
+    #[serde(default)]
+    pub inventory_version: u64,
     /// When the last applied event happened.
     #[serde(with = "time::serde::rfc3339")]
     pub event_time: OffsetDateTime,
@@ -76,20 +93,38 @@ impl ProductView {
             .parse()
             .map_err(|_| FoldError::BadAggregateId(event.aggregate_id.clone()))?;
         let mut next = match (&event.payload, view) {
-            (ProductEvent::Created(e), _) => ProductView {
+            (ProductEvent::ProductCreated(e), _) => ProductView {
                 product_id,
-                name: e.name.clone(),
-                category: e.category.clone(),
+                seller_id: Some(e.seller_id),
+                name: e.details.name.clone(),
+                description: e.details.description.clone(),
+                category: e.details.category.clone(),
+                tags: e.details.tags.clone(),
+                image_url: e.details.image_url.clone(),
                 price: e.price,
                 previous_price: None,
-                stock: e.initial_stock,
+                stock: 0,
+                deleted: false,
                 version: 0,
+                inventory_version: 0,
                 event_time: event.occurred_at,
                 projected_at: event.occurred_at,
             },
+            (ProductEvent::ProductUpdated(e), Some(mut v)) => {
+                v.name = e.details.name.clone();
+                v.description = e.details.description.clone();
+                v.category = e.details.category.clone();
+                v.tags = e.details.tags.clone();
+                v.image_url = e.details.image_url.clone();
+                v
+            }
             (ProductEvent::PriceChanged(e), Some(mut v)) => {
                 v.previous_price = Some(v.price);
                 v.price = e.new_price;
+                v
+            }
+            (ProductEvent::ProductDeleted(_), Some(mut v)) => {
+                v.deleted = true;
                 v
             }
             (other, None) => return Err(FoldError::MissingCreation(other.event_type())),
@@ -97,6 +132,26 @@ impl ProductView {
         next.version = event.aggregate_version;
         next.event_time = event.occurred_at;
         Ok(next)
+    }
+
+    /// Folds one of the product's inventory events: the stock shown. The
+    /// product is created in the same transaction as its inventory and its
+    /// event comes first, so a missing record is an error, not a blank one.
+    pub fn apply_inventory(
+        view: Option<ProductView>,
+        event: &EventEnvelope<InventoryEvent>,
+    ) -> Result<ProductView, FoldError> {
+        let Some(mut v) = view else {
+            return Err(FoldError::MissingCreation(event.payload.event_type()));
+        };
+        v.stock = match &event.payload {
+            InventoryEvent::InventoryAdjusted(e) => e.available,
+            InventoryEvent::StockReserved(e) => e.available,
+            InventoryEvent::StockReleased(e) => e.available,
+        };
+        v.inventory_version = event.aggregate_version;
+        v.event_time = v.event_time.max(event.occurred_at);
+        Ok(v)
     }
 
     /// True when the price went down with the last change ("price dropped").
@@ -110,7 +165,7 @@ mod tests {
     use super::*;
     use crate::event::{Actor, AggregateType};
     use crate::ids::{CommandId, EventId};
-    use crate::product::{PriceChanged, ProductCreated};
+    use crate::product::{PriceChanged, ProductCreated, ProductDetails};
 
     fn envelope(version: u64, payload: ProductEvent) -> EventEnvelope<ProductEvent> {
         EventEnvelope {
@@ -152,16 +207,19 @@ mod tests {
 
     #[test]
     fn folds_creation_and_price_changes() {
-        let created = ProductEvent::Created(ProductCreated {
-            name: "Lamp".into(),
-            category: "Home".into(),
+        let created = ProductEvent::ProductCreated(ProductCreated {
+            seller_id: SellerId::HOUSE,
+            details: ProductDetails {
+                name: "Lamp".into(),
+                category: "Home".into(),
+                ..ProductDetails::default()
+            },
             price: Money::from_minor(1000),
-            initial_stock: 4,
         });
         let v1 = ProductView::apply(None, &envelope(1, created)).unwrap();
         assert_eq!(
             (v1.version, v1.price, v1.stock, v1.previous_price),
-            (1, Money::from_minor(1000), 4, None)
+            (1, Money::from_minor(1000), 0, None)
         );
         let v2 = ProductView::apply(Some(v1), &envelope(2, price(1000, 800))).unwrap();
         assert_eq!(v2.version, 2);

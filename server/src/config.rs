@@ -18,6 +18,8 @@ pub enum ConfigError {
     Invalid(#[from] Box<figment::Error>),
     #[error("shop.max_price {0}")]
     MaxPrice(domain::MoneyError),
+    #[error("shop.min_order_total {0}")]
+    MinOrderTotal(domain::MoneyError),
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -38,7 +40,12 @@ pub struct Settings {
     pub db_user: Option<String>,
     #[serde(default)]
     pub db_pass: Option<String>,
+    /// The admin account created on first start (VITRINE_ADMIN_EMAIL,
+    /// VITRINE_ADMIN_PASSWORD).
+    pub admin_email: String,
+    pub admin_password: String,
     pub shop: ShopSettings,
+    pub accounts: AccountSettings,
     pub nats: NatsSettings,
     pub pipeline: PipelineSettings,
 }
@@ -48,6 +55,31 @@ pub struct ShopSettings {
     pub currency: String,
     pub max_price: String,
     pub max_price_cut_percent: u8,
+    pub min_order_total: String,
+    pub max_order_lines: usize,
+    pub max_order_quantity: u32,
+    /// Orders not paid within this many minutes are cancelled and their
+    /// stock released.
+    pub unpaid_order_timeout_minutes: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AccountSettings {
+    pub session_ttl_hours: u64,
+    /// Mark the session cookie `Secure` (serve over HTTPS when set).
+    pub secure_cookies: bool,
+}
+
+impl AccountSettings {
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_hours * 3600)
+    }
+}
+
+impl ShopSettings {
+    pub fn unpaid_order_timeout(&self) -> Duration {
+        Duration::from_secs(self.unpaid_order_timeout_minutes * 60)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -105,6 +137,7 @@ impl Settings {
     fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
         let settings: Settings = figment.extract().map_err(Box::new)?;
         settings.price_policy()?;
+        settings.order_policy()?;
         Ok(settings)
     }
 
@@ -112,6 +145,15 @@ impl Settings {
         Ok(PricePolicy {
             max_price: Money::parse(&self.shop.max_price).map_err(ConfigError::MaxPrice)?,
             max_cut_percent: self.shop.max_price_cut_percent.min(100),
+        })
+    }
+
+    pub fn order_policy(&self) -> Result<domain::order::OrderPolicy, ConfigError> {
+        Ok(domain::order::OrderPolicy {
+            min_total: Money::parse(&self.shop.min_order_total)
+                .map_err(ConfigError::MinOrderTotal)?,
+            max_lines: self.shop.max_order_lines,
+            max_quantity: self.shop.max_order_quantity,
         })
     }
 

@@ -2,7 +2,8 @@
 //!
 //! - `config`: settings (Leptos.toml, then `VITRINE_*`)
 //! - `store`: SurrealDB write store (rows, event log, outbox) and read store
-//! - `commands`: command handlers (domain `decide` + one transaction)
+//! - `commands`: command handlers (domain `decide` + one transaction), accounts
+//! - `payments`: the (simulated) payment provider
 //! - `pipeline`: relay, JetStream layout, projectors, live hub
 //! - `queries`: the read side's queries
 //! - `http`: JSON API, SSE, health
@@ -14,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod nats_server;
+pub mod payments;
 pub mod pipeline;
 pub mod queries;
 pub mod store;
@@ -22,7 +24,11 @@ use app::ports::{LivePosition, Ports};
 use axum::extract::FromRef;
 use axum::routing::get;
 use axum::Router;
-use commands::products::ProductHandler;
+use commands::accounts::{AccountHandler, Credentials};
+use commands::catalog::CatalogHandler;
+use commands::orders::OrderHandler;
+use commands::reviews::ReviewHandler;
+use commands::CommandBus;
 use config::Settings;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -42,6 +48,10 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AppState {
     pub ports: Ports,
+    pub catalog_commands: Arc<CatalogHandler>,
+    pub orders: Arc<OrderHandler>,
+    pub reviews: Arc<ReviewHandler>,
+    pub accounts: Arc<AccountHandler>,
     pub write: WriteStore,
     pub read: ReadStore,
     pub live: LiveHub,
@@ -83,6 +93,8 @@ pub enum StartError {
     Config(#[from] config::ConfigError),
     #[error("demo data: {0}")]
     Demo(#[from] demo::DemoError),
+    #[error("setting up accounts: {0}")]
+    Setup(domain::CommandError),
 }
 
 /// A running shop: stores open, relay and projector running.
@@ -91,6 +103,7 @@ pub struct Shop {
     shutdown: CancellationToken,
     relay: JoinHandle<()>,
     projector: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+    order_process: Mutex<Option<JoinHandle<()>>>,
     events: async_nats::jetstream::stream::Stream,
 }
 
@@ -143,10 +156,20 @@ impl Shop {
         let status = Arc::new(PipelineStatus::default());
         let relay_waker = RelayWaker::default();
 
-        let products = Arc::new(ProductHandler {
-            store: write.clone(),
+        let bus = CommandBus::new(write.clone(), relay_waker.clone());
+        let catalog_commands = Arc::new(CatalogHandler {
+            bus: bus.clone(),
             policy: settings.price_policy()?,
-            relay: relay_waker.clone(),
+        });
+        let orders = Arc::new(OrderHandler {
+            bus: bus.clone(),
+            policy: settings.order_policy()?,
+            payments: Arc::new(payments::SimulatedPayments::default()),
+        });
+        let reviews = Arc::new(ReviewHandler { bus: bus.clone() });
+        let accounts = Arc::new(AccountHandler {
+            bus: bus.clone(),
+            session_ttl: settings.accounts.session_ttl(),
         });
         let catalog = Arc::new(CatalogService {
             read: read.clone(),
@@ -156,7 +179,10 @@ impl Shop {
             wait: settings.pipeline.read_your_writes_wait(),
         });
         let ports = Ports {
-            products: products.clone(),
+            catalog_commands: catalog_commands.clone(),
+            orders: orders.clone(),
+            reviews: reviews.clone(),
+            accounts: accounts.clone(),
             catalog,
             live: Arc::new(live.clone()),
         };
@@ -177,6 +203,10 @@ impl Shop {
         let shop = Shop {
             state: AppState {
                 ports,
+                catalog_commands: catalog_commands.clone(),
+                orders: orders.clone(),
+                reviews,
+                accounts: accounts.clone(),
                 write: write.clone(),
                 read,
                 live,
@@ -188,11 +218,29 @@ impl Shop {
             shutdown,
             relay,
             projector: Mutex::new(None),
+            order_process: Mutex::new(None),
             events,
         };
         shop.start_projector().await?;
+        shop.start_order_process().await?;
+        catalog_commands
+            .ensure_house_seller()
+            .await
+            .map_err(StartError::Setup)?;
+        let settings = &shop.state.settings;
+        let admin = Credentials {
+            email: settings.admin_email.clone(),
+            password: settings.admin_password.clone(),
+        };
+        if accounts
+            .ensure_admin("Shop admin", &admin)
+            .await
+            .map_err(StartError::Setup)?
+        {
+            tracing::info!(email = %settings.admin_email, "created the admin account");
+        }
         if demo_data {
-            demo::seed(&write, products.as_ref()).await?;
+            demo::seed(&shop.state).await?;
         }
         Ok(shop)
     }
@@ -206,7 +254,7 @@ impl Shop {
         let consumer = pipeline::jetstream::durable_consumer(
             &self.events,
             product_views::NAME,
-            product_views::FILTER,
+            &product_views::FILTER,
             settings.ack_wait(),
         )
         .await?;
@@ -223,6 +271,30 @@ impl Shop {
             .run(token.clone()),
         );
         *self.projector.lock().unwrap_or_else(|p| p.into_inner()) = Some((token, handle));
+        Ok(())
+    }
+
+    /// Starts the order process manager (confirms paid orders, releases
+    /// the stock of declined and unpaid ones).
+    pub async fn start_order_process(&self) -> Result<(), StartError> {
+        let consumer = pipeline::jetstream::durable_consumer(
+            &self.events,
+            pipeline::process_orders::NAME,
+            &[pipeline::process_orders::FILTER],
+            self.state.settings.pipeline.ack_wait(),
+        )
+        .await?;
+        let handle = tokio::spawn(
+            pipeline::process_orders::OrderProcess {
+                consumer,
+                orders: self.state.orders.clone(),
+                accounts: self.state.accounts.clone(),
+                write: self.state.write.clone(),
+                unpaid_timeout: self.state.settings.shop.unpaid_order_timeout(),
+            }
+            .run(self.shutdown.child_token()),
+        );
+        *self.order_process.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
         Ok(())
     }
 
@@ -246,15 +318,28 @@ impl Shop {
         let leptos_options = state.leptos.clone();
         let routes = generate_route_list(app::App);
         let ports = state.ports.clone();
+        let secure = app::api::SecureCookies(state.settings.accounts.secure_cookies);
         Router::new()
             .route("/health", get(http::health::health))
             .nest("/api", http::api::routes())
-            .leptos_routes_with_context(&state, routes, move || provide_context(ports.clone()), {
-                let options = leptos_options.clone();
-                move || app::shell(options.clone())
-            })
+            .leptos_routes_with_context(
+                &state,
+                routes,
+                move || {
+                    provide_context(ports.clone());
+                    provide_context(secure);
+                },
+                {
+                    let options = leptos_options.clone();
+                    move || app::shell(options.clone())
+                },
+            )
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
                 app::shell,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                http::auth::resolve_caller,
             ))
             .layer(axum::middleware::from_fn(
                 http::cross_site::refuse_cross_site_changes,
@@ -271,6 +356,14 @@ impl Shop {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some((_, handle)) = projector {
+            let _ = handle.await;
+        }
+        let process = self
+            .order_process
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(handle) = process {
             let _ = handle.await;
         }
         let _ = self.relay.await;

@@ -10,9 +10,10 @@ use app::api::{CatalogListing, ProductRead, QueryError, ReadSource};
 use app::live::PRODUCT_VIEW;
 use app::ports::CatalogQueries;
 use async_trait::async_trait;
+use domain::inventory::InventoryEvent;
 use domain::product::ProductEvent;
 use domain::views::ProductView;
-use domain::ProductId;
+use domain::{AggregateType, DomainEvent, ProductId};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -37,13 +38,24 @@ impl CatalogService {
     async fn product_from_log(&self, id: ProductId) -> Result<Option<ProductView>, QueryError> {
         let events = self
             .write
-            .events_of(&id.to_string(), 1, u64::MAX)
+            .events_of(AggregateType::Product, &id.to_string(), 1, u64::MAX)
+            .await
+            .map_err(unavailable)?;
+        let stock = self
+            .write
+            .events_of(AggregateType::Inventory, &id.to_string(), 1, u64::MAX)
             .await
             .map_err(unavailable)?;
         let mut view = None;
         for stored in &events {
             let event = ProductEvent::decode_envelope(stored).map_err(unavailable)?;
             view = Some(ProductView::apply(view, &event).map_err(unavailable)?);
+        }
+        if view.is_some() {
+            for stored in &stock {
+                let event = InventoryEvent::decode_envelope(stored).map_err(unavailable)?;
+                view = Some(ProductView::apply_inventory(view, &event).map_err(unavailable)?);
+            }
         }
         Ok(view.map(|mut v| {
             v.projected_at = OffsetDateTime::now_utc();

@@ -18,6 +18,8 @@ fn free_port() -> u16 {
         .port()
 }
 
+const DEMO_PRODUCT: &str = r#""name":"Walnut desk lamp""#;
+
 fn get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -82,11 +84,13 @@ fn a_killed_server_takes_its_nats_server_with_it_and_restarts_on_the_same_data()
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut server = start(data.path(), port);
-    let catalog = get(port, "/api/products").unwrap();
-    assert!(
-        catalog.contains("Walnut desk lamp"),
-        "demo data on first start"
-    );
+    // The demo shop is created before the server answers; its read records
+    // follow through the pipeline.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !get(port, "/api/products").is_some_and(|c| c.contains(DEMO_PRODUCT)) {
+        assert!(Instant::now() < deadline, "demo data on first start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     let nats: Vec<u32> = children(server.id())
         .into_iter()
@@ -113,7 +117,7 @@ fn a_killed_server_takes_its_nats_server_with_it_and_restarts_on_the_same_data()
     let port = free_port();
     let mut server = start(data.path(), port);
     let catalog = get(port, "/api/products").unwrap();
-    assert_eq!(catalog.matches("Walnut desk lamp").count(), 1);
+    assert_eq!(catalog.matches(DEMO_PRODUCT).count(), 1);
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -1,9 +1,78 @@
 //! Server functions (served under `/rpc`, outside the public `/api` JSON
 //! namespace) and the read DTOs both sides share.
 
+pub mod account;
 pub mod products;
 
+/// What every server function needs on the server: the ports, the caller,
+/// the command's metadata, cookies.
+#[cfg(feature = "ssr")]
+pub(crate) mod server {
+    use crate::error::AppError;
+    use crate::ports::{Caller, Ports, SESSION_COOKIE};
+    use domain::{CommandMeta, Idempotency};
+
+    pub fn ports() -> Result<Ports, AppError> {
+        leptos::prelude::use_context::<Ports>()
+            .ok_or_else(|| AppError::Transport("server misconfigured: no ports in context".into()))
+    }
+
+    /// The caller the auth layer put in the request (anonymous if none).
+    pub fn caller() -> Caller {
+        leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Caller>().cloned())
+            .unwrap_or_else(Caller::anonymous)
+    }
+
+    /// The browser chose the command id: a resend (a retry after a network
+    /// error) gets the first outcome instead of acting twice.
+    pub fn command_meta(
+        command_id: &str,
+        command: &str,
+        request: &serde_json::Value,
+    ) -> Result<CommandMeta, AppError> {
+        let actor = caller().actor()?;
+        let command_id: domain::CommandId = command_id
+            .parse()
+            .map_err(|_| AppError::bad_input("commandId", "must be a UUID"))?;
+        Ok(CommandMeta {
+            actor,
+            command_id,
+            idempotency: Some(Idempotency {
+                key: command_id.to_string(),
+                request_hash: format!("{command}:{request}"),
+            }),
+            correlation_id: None,
+        })
+    }
+
+    pub fn set_cookie(value: &str) {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(value) = http::HeaderValue::from_str(value) {
+                response.append_header(http::header::SET_COOKIE, value);
+            }
+        }
+    }
+
+    /// An HttpOnly, SameSite=Lax session cookie; `max_age_secs` 0 removes it.
+    pub fn session_cookie(token: &str, max_age_secs: i64) -> String {
+        let secure = leptos::prelude::use_context::<SecureCookies>().is_some_and(|s| s.0);
+        format!(
+            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+            if secure { "; Secure" } else { "" }
+        )
+    }
+
+    /// Whether cookies are marked `Secure` (the server provides it).
+    #[derive(Clone, Copy, Debug)]
+    pub struct SecureCookies(pub bool);
+}
+
+#[cfg(feature = "ssr")]
+pub use server::SecureCookies;
+
 use domain::views::ProductView;
+use domain::{Actor, ActorRole};
 use serde::{Deserialize, Serialize};
 
 /// Where a single-record read was answered from.
@@ -37,4 +106,33 @@ pub struct CatalogListing {
 pub enum QueryError {
     #[error("the read store is unavailable: {0}")]
     Unavailable(String),
+}
+
+/// Who is signed in: what the pages show and what commands act as.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Viewer {
+    /// For customers and sellers, their customer or seller id.
+    pub account_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: ActorRole,
+}
+
+impl Viewer {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: self.account_id.clone(),
+            role: self.role,
+        }
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.role == ActorRole::Admin
+    }
+
+    /// May use the admin portal (staff, and sellers for their own products).
+    pub fn may_manage_products(&self) -> bool {
+        matches!(self.role, ActorRole::Admin | ActorRole::Seller)
+    }
 }

@@ -1,29 +1,11 @@
+#[cfg(feature = "ssr")]
+use super::server;
 use super::{CatalogListing, ProductRead};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use domain::ProductId;
 use domain::WriteReceipt;
 use leptos::prelude::*;
-
-#[cfg(feature = "ssr")]
-mod server {
-    use crate::error::AppError;
-    use crate::ports::Ports;
-    use domain::{Actor, ActorRole};
-
-    pub fn ports() -> Result<Ports, AppError> {
-        leptos::prelude::use_context::<Ports>()
-            .ok_or_else(|| AppError::Transport("server misconfigured: no ports in context".into()))
-    }
-
-    /// Until accounts land (issue 3) every UI user acts as the shop's admin.
-    pub fn actor() -> Actor {
-        Actor {
-            id: "admin-ui".into(),
-            role: ActorRole::Admin,
-        }
-    }
-}
 
 #[cfg(feature = "ssr")]
 fn parse_id(id: &str) -> Result<ProductId, AppError> {
@@ -59,26 +41,30 @@ pub async fn create_product(
     command_id: String,
     name: String,
     category: String,
+    description: String,
     price: String,
     stock: String,
 ) -> Result<WriteReceipt, AppError> {
-    use domain::product::CreateProduct;
+    use domain::product::{CreateProduct, ProductDetails};
+    let request = serde_json::json!([name, category, description, price, stock]);
     let command = CreateProduct {
         product_id: ProductId::new(),
-        name,
-        category,
+        seller_id: None,
+        details: ProductDetails {
+            name,
+            description,
+            category,
+            ..ProductDetails::default()
+        },
         price: domain::Money::parse(&price)
             .map_err(|e| AppError::bad_input("price", e.to_string()))?,
         stock: stock.trim().parse().map_err(|_| {
             AppError::bad_input("stock", "must be a whole number of units, 0 or more")
         })?,
     };
-    let command_id = command_id.parse().unwrap_or_default();
+    let meta = server::command_meta(&command_id, "create_product", &request)?;
     let ports = server::ports()?;
-    Ok(ports
-        .products
-        .create_product(server::actor(), command_id, command)
-        .await?)
+    Ok(ports.catalog_commands.create_product(meta, command).await?)
 }
 
 #[server(prefix = "/rpc")]
@@ -90,17 +76,16 @@ pub async fn change_price(
     override_price_cut: bool,
 ) -> Result<WriteReceipt, AppError> {
     use domain::product::ChangePrice;
+    let product_id = parse_id(&id)?;
     let command = ChangePrice {
-        product_id: parse_id(&id)?,
+        product_id,
         price: domain::Money::parse(&price)
             .map_err(|e| AppError::bad_input("price", e.to_string()))?,
         expected_version,
         override_price_cut,
     };
-    let command_id = command_id.parse().unwrap_or_default();
+    let request = serde_json::json!([id, price, expected_version, override_price_cut]);
+    let meta = server::command_meta(&command_id, "change_price", &request)?;
     let ports = server::ports()?;
-    Ok(ports
-        .products
-        .change_price(server::actor(), command_id, command)
-        .await?)
+    Ok(ports.catalog_commands.change_price(meta, command).await?)
 }

@@ -9,6 +9,7 @@ use crate::api::products::{change_price, create_product, get_product, list_produ
 use crate::components::Freshness;
 use crate::error::AppError;
 use crate::live::{use_live_feed, PRODUCT_VIEW};
+use crate::pages::account::ManagersOnly;
 use crate::pages::ReadFailed;
 use domain::{CommandId, Money, WriteReceipt};
 use leptos::prelude::*;
@@ -51,6 +52,16 @@ impl Edit {
 
 #[component]
 pub fn AdminProductsPage() -> impl IntoView {
+    view! { <ManagersOnly><ProductList/></ManagersOnly> }
+}
+
+#[component]
+pub fn AdminProductPage() -> impl IntoView {
+    view! { <ManagersOnly><PriceEditor/></ManagersOnly> }
+}
+
+#[component]
+fn ProductList() -> impl IntoView {
     let feed = use_live_feed();
     let listing = Resource::new(
         move || (feed.changes.get(), feed.resets.get()),
@@ -111,6 +122,7 @@ fn CreateProductForm() -> impl IntoView {
     let navigate = use_navigate();
     let name = RwSignal::new(String::new());
     let category = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
     let price = RwSignal::new(String::new());
     let stock = RwSignal::new("0".to_owned());
     let status = RwSignal::new(None::<Result<WriteReceipt, String>>);
@@ -144,6 +156,7 @@ fn CreateProductForm() -> impl IntoView {
                 CommandId::new().to_string(),
                 name.get_untracked(),
                 category.get_untracked(),
+                description.get_untracked(),
                 price.get_untracked(),
                 stock.get_untracked(),
             )
@@ -157,6 +170,7 @@ fn CreateProductForm() -> impl IntoView {
             <h2>"New product"</h2>
             <label>"Name" <input type="text" required bind:value=name name="name"/></label>
             <label>"Category" <input type="text" required bind:value=category name="category"/></label>
+            <label>"Description" <textarea bind:value=description name="description"></textarea></label>
             <label>
                 "Price" <input type="text" inputmode="decimal" required bind:value=price name="price"/>
             </label>
@@ -174,7 +188,7 @@ fn CreateProductForm() -> impl IntoView {
 }
 
 #[component]
-pub fn AdminProductPage() -> impl IntoView {
+fn PriceEditor() -> impl IntoView {
     let feed = use_live_feed();
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());

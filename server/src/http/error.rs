@@ -67,9 +67,32 @@ impl From<CommandError> for ApiError {
                 current_version: Some(actual),
                 ..ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             },
+            CommandError::Rejected(e @ DomainError::InvalidState { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_state", e.to_string())
+            }
+            CommandError::Rejected(e @ DomainError::InsufficientStock { .. }) => ApiError {
+                field: Some("items".into()),
+                ..ApiError::new(StatusCode::CONFLICT, "insufficient_stock", e.to_string())
+            },
+            CommandError::Rejected(e @ DomainError::Forbidden { .. }) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
             CommandError::Unavailable(reason) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
             }
+            CommandError::Unauthenticated => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "sign in (POST /api/auth/login) or send a bearer token",
+            ),
+            e @ CommandError::KeyReused => ApiError {
+                field: Some("Idempotency-Key".into()),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    e.to_string(),
+                )
+            },
         }
     }
 }

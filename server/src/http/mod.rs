@@ -2,6 +2,7 @@
 //! `/health`; the Leptos pages and server functions are mounted beside them.
 
 pub mod api;
+pub mod auth;
 pub mod cross_site;
 pub mod error;
 pub mod health;

@@ -79,17 +79,17 @@ pub async fn ensure_streams(
     Ok((events, live))
 }
 
-/// The durable pull consumer of one read model.
+/// The durable pull consumer of one read model (or process manager).
 pub async fn durable_consumer(
     events: &stream::Stream,
     name: &str,
-    filter_subject: &str,
+    filter_subjects: &[&str],
     ack_wait: Duration,
 ) -> Result<consumer::PullConsumer, BusError> {
     events
         .create_consumer(consumer::pull::Config {
             durable_name: Some(name.to_owned()),
-            filter_subject: filter_subject.to_owned(),
+            filter_subjects: filter_subjects.iter().map(|s| (*s).to_owned()).collect(),
             ack_policy: consumer::AckPolicy::Explicit,
             deliver_policy: consumer::DeliverPolicy::All,
             ack_wait,

@@ -3,6 +3,7 @@
 
 pub mod jetstream;
 pub mod live;
+pub mod process_orders;
 pub mod project_product_views;
 pub mod relay;
 pub mod status;

@@ -15,9 +15,10 @@ use crate::store::write::WriteStore;
 use crate::store::StoreError;
 use app::live::{ProjectionNotice, PRODUCT_VIEW};
 use async_nats::jetstream::{self, consumer::PullConsumer, AckKind};
+use domain::inventory::InventoryEvent;
 use domain::product::ProductEvent;
 use domain::views::{sequence, ProductView, Sequencing};
-use domain::{EventId, StoredEvent};
+use domain::{AggregateType, DomainEvent, EventId, StoredEvent};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -27,7 +28,9 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 pub const NAME: &str = "project_product_views";
-pub const FILTER: &str = "vitrine.events.product.>";
+/// A product page shows the product and its stock (the Inventory aggregate,
+/// same id).
+pub const FILTER: [&str; 2] = ["vitrine.events.product.>", "vitrine.events.inventory.>"];
 
 /// How long the projector waits for messages before reporting a heartbeat.
 const IDLE_BEAT: Duration = Duration::from_secs(2);
@@ -184,7 +187,11 @@ impl ProductViewProjector {
             let Some(t) = touched.get_mut(&event.aggregate_id) else {
                 continue;
             };
-            let applied_version = t.view.as_ref().map_or(0, |v| v.version);
+            // Product and inventory events are numbered separately.
+            let applied_version = match event.aggregate_type {
+                AggregateType::Inventory => t.view.as_ref().map_or(0, |v| v.inventory_version),
+                _ => t.view.as_ref().map_or(0, |v| v.version),
+            };
             match sequence(applied_version, event.aggregate_version) {
                 Sequencing::AlreadyApplied => continue,
                 Sequencing::Apply => self.fold(t, event)?,
@@ -195,7 +202,12 @@ impl ProductViewProjector {
                     // Heal from the log, then apply this one.
                     let missing = self
                         .write
-                        .events_of(&event.aggregate_id, missing_from, missing_to)
+                        .events_of(
+                            event.aggregate_type,
+                            &event.aggregate_id,
+                            missing_from,
+                            missing_to,
+                        )
                         .await?;
                     let mut expected = missing_from;
                     for m in &missing {
@@ -265,10 +277,25 @@ impl ProductViewProjector {
             event_id: event.event_id.to_string(),
             reason,
         };
-        let typed =
-            ProductEvent::decode_envelope(event).map_err(|e| unprojectable(e.to_string()))?;
-        let view = ProductView::apply(touched.view.take(), &typed)
-            .map_err(|e| unprojectable(e.to_string()))?;
+        let view = match event.aggregate_type {
+            AggregateType::Product => {
+                let typed = ProductEvent::decode_envelope(event)
+                    .map_err(|e| unprojectable(e.to_string()))?;
+                ProductView::apply(touched.view.take(), &typed)
+            }
+            AggregateType::Inventory => {
+                let typed = InventoryEvent::decode_envelope(event)
+                    .map_err(|e| unprojectable(e.to_string()))?;
+                ProductView::apply_inventory(touched.view.take(), &typed)
+            }
+            other => {
+                return Err(unprojectable(format!(
+                    "a {} event on a product subject",
+                    other.as_str()
+                )))
+            }
+        };
+        let view = view.map_err(|e| unprojectable(e.to_string()))?;
         touched.view = Some(view);
         touched.applied.push(event.event_id);
         Ok(())

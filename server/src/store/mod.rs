@@ -45,6 +45,21 @@ impl StoreError {
     }
 }
 
+/// The outcome of a transaction script: the statement that failed (not the
+/// "not executed due to a failed transaction" echoes of the others).
+pub(crate) fn check_tx(mut response: surrealdb::IndexedResults) -> Result<(), StoreError> {
+    let mut errors: Vec<(usize, surrealdb::Error)> = response.take_errors().into_iter().collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    errors.sort_by_key(|(i, _)| *i);
+    let cause = errors
+        .iter()
+        .position(|(_, e)| !e.to_string().contains("failed transaction"))
+        .unwrap_or(0);
+    Err(StoreError::from_tx(errors.swap_remove(cause).1))
+}
+
 /// Connects to `url` (`surrealkv://path`, `mem://`, `ws://host:port`) and
 /// selects the namespace and database.
 pub async fn connect(

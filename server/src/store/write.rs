@@ -1,14 +1,17 @@
-//! The write store: the normalized write model, the append-only event log and
-//! the outbox, always changed together in one transaction.
+//! The write store: the normalized write model (one table per aggregate), the
+//! append-only event log and the outbox, always changed together in one
+//! transaction ([`Commit`]); plus accounts and the idempotency records.
 
 use super::{decode_all, migrate, Db, Migration, StoreError, CONFLICT_MARKER};
-use domain::product::Product;
-use domain::{ProductId, StoredEvent};
+use domain::{AggregateType, StoredEvent};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    statements: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        statements: r#"
         DEFINE TABLE IF NOT EXISTS product SCHEMALESS;
         -- The event log: the audit trail and the source every read model can be
         -- rebuilt and healed from. Never changed, never deleted.
@@ -22,33 +25,143 @@ const MIGRATIONS: &[Migration] = &[Migration {
         DEFINE INDEX IF NOT EXISTS outbox_order ON outbox FIELDS position;
         DEFINE TABLE IF NOT EXISTS meta SCHEMALESS;
     "#,
-}];
+    },
+    Migration {
+        version: 2,
+        statements: r#"
+        -- A product and its inventory share an id: versions are per aggregate
+        -- type and id.
+        REMOVE INDEX IF EXISTS event_aggregate_version ON event;
+        DEFINE INDEX IF NOT EXISTS event_aggregate_version ON event FIELDS aggregateType, aggregateId, aggregateVersion UNIQUE;
+        DEFINE TABLE IF NOT EXISTS inventory SCHEMALESS;
+        DEFINE TABLE IF NOT EXISTS seller SCHEMALESS;
+        DEFINE TABLE IF NOT EXISTS customer SCHEMALESS;
+        DEFINE TABLE IF NOT EXISTS review SCHEMALESS;
+        DEFINE TABLE IF NOT EXISTS customer_order SCHEMALESS;
+        DEFINE INDEX IF NOT EXISTS order_customer ON customer_order FIELDS customerId, status;
+        DEFINE INDEX IF NOT EXISTS order_status_placed ON customer_order FIELDS status, placedAt;
+        -- Sign-in accounts. Credentials are not events: they never enter the log.
+        DEFINE TABLE IF NOT EXISTS account SCHEMALESS;
+        DEFINE INDEX IF NOT EXISTS account_email ON account FIELDS email UNIQUE;
+        DEFINE TABLE IF NOT EXISTS session SCHEMALESS;
+        DEFINE INDEX IF NOT EXISTS session_expiry ON session FIELDS expiresAt;
+        DEFINE TABLE IF NOT EXISTS api_token SCHEMALESS;
+        -- First outcome of each client command id, per account, for 24 h or more.
+        DEFINE TABLE IF NOT EXISTS command SCHEMALESS;
+        DEFINE INDEX IF NOT EXISTS command_expiry ON command FIELDS expiresAt;
+    "#,
+    },
+];
 
-/// The product row of the write model.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The write model's table for an aggregate.
+pub fn table(aggregate: AggregateType) -> &'static str {
+    match aggregate {
+        AggregateType::Product => "product",
+        AggregateType::Inventory => "inventory",
+        AggregateType::Seller => "seller",
+        AggregateType::Customer => "customer",
+        AggregateType::Review => "review",
+        // `order` is a SurrealQL keyword.
+        AggregateType::Order => "customer_order",
+    }
+}
+
+/// One aggregate's new state: created when `expected_version` is 0, else
+/// merged into the row at `expected_version` (the commit fails if another
+/// writer moved it; columns only the creation wrote, such as an order's
+/// `placedAt`, stay).
+#[derive(Clone, Debug, Serialize)]
+pub struct StateWrite {
+    pub table: &'static str,
+    pub id: String,
+    #[serde(rename = "expected")]
+    pub expected_version: u64,
+    pub row: serde_json::Value,
+}
+
+impl StateWrite {
+    pub fn new<S: Serialize>(
+        aggregate: AggregateType,
+        id: impl ToString,
+        expected_version: u64,
+        state: &S,
+    ) -> Result<Self, StoreError> {
+        Ok(StateWrite {
+            table: table(aggregate),
+            id: id.to_string(),
+            expected_version,
+            row: serde_json::to_value(state)?,
+        })
+    }
+
+    /// Adds a column the queries need that the domain state does not carry.
+    pub fn with(mut self, field: &str, value: serde_json::Value) -> Self {
+        if let Some(row) = self.row.as_object_mut() {
+            row.insert(field.to_owned(), value);
+        }
+        self
+    }
+}
+
+/// A row that must not exist yet (an account).
+#[derive(Clone, Debug, Serialize)]
+pub struct RowCreate {
+    pub table: &'static str,
+    pub id: String,
+    pub row: serde_json::Value,
+}
+
+/// The first outcome of a client command id, kept so a repeat gets it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ProductRow {
-    product_id: ProductId,
-    version: u64,
-    name: String,
-    category: String,
-    price: domain::Money,
-    stock: u32,
+pub struct CommandRecord {
+    /// Hash of the account and the client's key.
+    pub key: String,
+    /// Hash of what was asked; the same key with another request is refused.
+    pub request_hash: String,
+    /// `{"ok": receipt}` or `{"err": error}`, as JSON.
+    pub outcome: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: time::OffsetDateTime,
+}
+
+/// Everything one command changes, written in one transaction.
+#[derive(Clone, Debug, Default)]
+pub struct Commit {
+    pub states: Vec<StateWrite>,
+    pub creates: Vec<RowCreate>,
+    pub events: Vec<StoredEvent>,
+    pub command: Option<CommandRecord>,
 }
 
 /// An outbox row: the event to publish and its place in the queue.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxRow {
-    /// Commit-time order key: unix nanos then aggregate version.
+    /// Commit-time order key: unix nanos, then the event's place in its commit.
     pub position: String,
     pub event: StoredEvent,
 }
 
 #[derive(Clone)]
 pub struct WriteStore {
-    db: Db,
+    pub(crate) db: Db,
 }
+
+const COMMIT_SCRIPT: &str = "BEGIN TRANSACTION;
+    FOR $w IN $states {
+        IF $w.expected = 0 {
+            CREATE type::record($w.table, $w.id) CONTENT $w.row RETURN NONE;
+        } ELSE {
+            LET $updated = (UPDATE type::record($w.table, $w.id) MERGE $w.row WHERE version = $w.expected RETURN AFTER);
+            IF array::len($updated) = 0 { THROW $conflict };
+        };
+    };
+    FOR $r IN $creates { CREATE type::record($r.table, $r.id) CONTENT $r.row RETURN NONE; };
+    FOR $e IN $events { CREATE type::record('event', $e.eventId) CONTENT $e RETURN NONE; };
+    FOR $o IN $outbox { CREATE type::record('outbox', $o.event.eventId) CONTENT $o RETURN NONE; };
+    IF $command { CREATE type::record('command', $command.key) CONTENT $command RETURN NONE; };
+    COMMIT TRANSACTION;";
 
 impl WriteStore {
     pub async fn open(db: Db) -> Result<Self, StoreError> {
@@ -61,113 +174,127 @@ impl WriteStore {
         Ok(())
     }
 
-    /// The state the product's rules need (default when it does not exist).
-    pub async fn load_product(&self, id: ProductId) -> Result<Product, StoreError> {
+    /// The state an aggregate's rules need (default when it does not exist).
+    pub async fn load<T: DeserializeOwned + Default>(
+        &self,
+        aggregate: AggregateType,
+        id: impl ToString,
+    ) -> Result<T, StoreError> {
         let mut res = self
             .db
-            .query("SELECT * OMIT id FROM ONLY type::record('product', $id)")
+            .query("SELECT * OMIT id FROM ONLY type::record($table, $id)")
+            .bind(("table", table(aggregate)))
             .bind(("id", id.to_string()))
             .await?;
         let row: Option<serde_json::Value> = res.take(0)?;
         match row {
-            Some(v) if !v.is_null() => {
-                let row: ProductRow = serde_json::from_value(v)?;
-                Ok(Product {
-                    version: row.version,
-                    name: row.name,
-                    category: row.category,
-                    price: row.price,
-                })
-            }
-            _ => Ok(Product::default()),
+            Some(v) if !v.is_null() => Ok(serde_json::from_value(v)?),
+            _ => Ok(T::default()),
         }
     }
 
-    pub async fn count_products(&self) -> Result<u64, StoreError> {
+    /// Several aggregates of one type in one round trip, by id (missing ones
+    /// are default).
+    pub async fn load_many<T: DeserializeOwned + Default>(
+        &self,
+        aggregate: AggregateType,
+        ids: &[String],
+    ) -> Result<HashMap<String, T>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
         let mut res = self
             .db
-            .query("RETURN count(SELECT VALUE id FROM product)")
+            .query("RETURN array::map($ids, |$i| (SELECT * OMIT id FROM ONLY type::record($table, $i)))")
+            .bind(("table", table(aggregate)))
+            .bind(("ids", ids.to_vec()))
+            .await?;
+        let rows: Option<Vec<serde_json::Value>> = res.take(0)?;
+        let rows = rows.unwrap_or_default();
+        let mut out = HashMap::with_capacity(ids.len());
+        for (id, row) in ids.iter().zip(
+            rows.into_iter()
+                .chain(std::iter::repeat(serde_json::Value::Null)),
+        ) {
+            let state = if row.is_null() {
+                T::default()
+            } else {
+                serde_json::from_value(row)?
+            };
+            out.insert(id.clone(), state);
+        }
+        Ok(out)
+    }
+
+    pub async fn count(&self, aggregate: AggregateType) -> Result<u64, StoreError> {
+        let mut res = self
+            .db
+            .query("RETURN count(SELECT VALUE id FROM type::table($table))")
+            .bind(("table", table(aggregate)))
             .await?;
         let n: Option<u64> = res.take(0)?;
         Ok(n.unwrap_or(0))
     }
 
-    /// Creates the product row and appends its events and outbox rows, in one
-    /// transaction; fails with `Conflict` if the product exists.
-    pub async fn append_product_created(
-        &self,
-        id: ProductId,
-        state: &Product,
-        stock: u32,
-        events: &[StoredEvent],
-    ) -> Result<(), StoreError> {
-        let row = ProductRow {
-            product_id: id,
-            version: state.version,
-            name: state.name.clone(),
-            category: state.category.clone(),
-            price: state.price,
-            stock,
+    /// Writes states, rows, events, outbox rows and the command record in one
+    /// transaction. `Conflict` when a concurrent writer won (version guard,
+    /// the unique (type, id, version) index on events, or an existing row).
+    pub async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let (event_rows, outbox_rows) = event_and_outbox_rows(&commit.events)?;
+        let command = match &commit.command {
+            Some(c) => serde_json::to_value(c)?,
+            None => serde_json::Value::Null,
         };
-        let script = format!(
-            "BEGIN TRANSACTION;
-             IF (SELECT VALUE id FROM ONLY type::record('product', $id)) != NONE {{ THROW '{CONFLICT_MARKER}' }};
-             CREATE type::record('product', $id) CONTENT $row RETURN NONE;
-             {APPEND}
-             COMMIT TRANSACTION;"
-        );
-        self.run_append(&script, id, serde_json::to_value(row)?, None, events)
-            .await
-    }
-
-    /// Moves the product row from `expected_version` to `state` and appends
-    /// the events and outbox rows, in one transaction.
-    pub async fn append_product_changed(
-        &self,
-        id: ProductId,
-        expected_version: u64,
-        state: &Product,
-        events: &[StoredEvent],
-    ) -> Result<(), StoreError> {
-        let changes = serde_json::json!({
-            "version": state.version,
-            "name": state.name,
-            "category": state.category,
-            "price": state.price,
-        });
-        let script = format!(
-            "BEGIN TRANSACTION;
-             LET $updated = (UPDATE type::record('product', $id) MERGE $row WHERE version = $expected RETURN AFTER);
-             IF array::len($updated) = 0 {{ THROW '{CONFLICT_MARKER}' }};
-             {APPEND}
-             COMMIT TRANSACTION;"
-        );
-        self.run_append(&script, id, changes, Some(expected_version), events)
-            .await
-    }
-
-    async fn run_append(
-        &self,
-        script: &str,
-        id: ProductId,
-        row: serde_json::Value,
-        expected: Option<u64>,
-        events: &[StoredEvent],
-    ) -> Result<(), StoreError> {
-        let (event_rows, outbox_rows) = event_and_outbox_rows(events)?;
-        let mut query = self
+        let response = self
             .db
-            .query(script)
-            .bind(("id", id.to_string()))
-            .bind(("row", row))
+            .query(COMMIT_SCRIPT)
+            .bind(("states", serde_json::to_value(&commit.states)?))
+            .bind(("creates", serde_json::to_value(&commit.creates)?))
             .bind(("events", event_rows))
-            .bind(("outbox", outbox_rows));
-        if let Some(expected) = expected {
-            query = query.bind(("expected", expected as i64));
+            .bind(("outbox", outbox_rows))
+            .bind(("command", command))
+            .bind(("conflict", CONFLICT_MARKER))
+            .await
+            .map_err(StoreError::from_tx)?;
+        super::check_tx(response)
+    }
+
+    /// A client command's first outcome, unless expired.
+    pub async fn command_record(&self, key: &str) -> Result<Option<CommandRecord>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM ONLY type::record('command', $key)")
+            .bind(("key", key.to_owned()))
+            .await?;
+        let row: Option<serde_json::Value> = res.take(0)?;
+        match row {
+            Some(v) if !v.is_null() => {
+                let record: CommandRecord = serde_json::from_value(v)?;
+                Ok((record.expires_at > time::OffsetDateTime::now_utc()).then_some(record))
+            }
+            _ => Ok(None),
         }
-        let response = query.await.map_err(StoreError::from_tx)?;
-        response.check().map_err(StoreError::from_tx)?;
+    }
+
+    /// Records a refused command's outcome (nothing else was written).
+    pub async fn record_command(&self, record: &CommandRecord) -> Result<(), StoreError> {
+        self.db
+            .query("UPSERT type::record('command', $key) CONTENT $record RETURN NONE")
+            .bind(("key", record.key.clone()))
+            .bind(("record", serde_json::to_value(record)?))
+            .await?
+            .check()?;
         Ok(())
+    }
+
+    /// Forgets command outcomes past their expiry; returns how many.
+    pub async fn expire_commands(&self) -> Result<u64, StoreError> {
+        let mut res = self
+            .db
+            .query("RETURN array::len((DELETE command WHERE <datetime>expiresAt <= time::now() RETURN BEFORE))")
+            .await?;
+        let n: Option<u64> = res.take(0)?;
+        Ok(n.unwrap_or(0))
     }
 
     /// The oldest outbox rows, in commit order.
@@ -207,6 +334,7 @@ impl WriteStore {
     /// projectors heal gaps from and single-record reads fall back to.
     pub async fn events_of(
         &self,
+        aggregate: AggregateType,
         aggregate_id: &str,
         from: u64,
         to: u64,
@@ -214,16 +342,65 @@ impl WriteStore {
         let mut res = self
             .db
             .query(
-                "SELECT * OMIT id FROM event WHERE aggregateId = $aggregate
+                "SELECT * OMIT id FROM event WHERE aggregateType = $type AND aggregateId = $aggregate
                  AND aggregateVersion >= $from AND aggregateVersion <= $to
                  ORDER BY aggregateVersion",
             )
+            .bind(("type", aggregate.as_str()))
             .bind(("aggregate", aggregate_id.to_owned()))
             .bind(("from", from as i64))
             .bind(("to", to.min(i64::MAX as u64) as i64))
             .await?;
         let rows: Vec<serde_json::Value> = res.take(0)?;
         decode_all(rows)
+    }
+
+    /// Did this customer receive this product (an order with it delivered and
+    /// not returned)? Reviews require it.
+    pub async fn has_received(
+        &self,
+        customer_id: &str,
+        product_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut res = self
+            .db
+            .query(
+                "RETURN count(SELECT VALUE id FROM customer_order
+                 WHERE customerId = $customer AND status = 'delivered'
+                 AND $product IN lines.productId) > 0",
+            )
+            .bind(("customer", customer_id.to_owned()))
+            .bind(("product", product_id.to_owned()))
+            .await?;
+        let found: Option<bool> = res.take(0)?;
+        Ok(found.unwrap_or(false))
+    }
+
+    /// Orders still awaiting payment (or declined) that were placed before
+    /// `cutoff`: the process manager releases their stock.
+    pub async fn orders_to_expire(
+        &self,
+        cutoff: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let cutoff = cutoff
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let mut res = self
+            .db
+            .query(
+                "SELECT VALUE record::id(id) FROM customer_order
+                 WHERE status IN ['awaitingPayment', 'paymentDeclined'] AND <datetime>placedAt < <datetime>$cutoff
+                 LIMIT $limit",
+            )
+            .bind(("cutoff", cutoff))
+            .bind(("limit", limit as i64))
+            .await?;
+        let ids: Vec<serde_json::Value> = res.take(0)?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect())
     }
 
     pub async fn get_meta(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
@@ -247,21 +424,18 @@ impl WriteStore {
     }
 }
 
-const APPEND: &str = "
-    FOR $e IN $events { CREATE type::record('event', $e.eventId) CONTENT $e RETURN NONE; };
-    FOR $o IN $outbox { CREATE type::record('outbox', $o.event.eventId) CONTENT $o RETURN NONE; };";
-
 fn event_and_outbox_rows(
     events: &[StoredEvent],
 ) -> Result<(Vec<serde_json::Value>, Vec<serde_json::Value>), StoreError> {
     let mut event_rows = Vec::with_capacity(events.len());
     let mut outbox_rows = Vec::with_capacity(events.len());
-    for event in events {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    for (i, event) in events.iter().enumerate() {
         event_rows.push(serde_json::to_value(event)?);
-        let nanos = event.occurred_at.unix_timestamp_nanos();
         outbox_rows.push(serde_json::to_value(OutboxRow {
-            // Fixed width so text order is time order, then version order.
-            position: format!("{nanos:020}-{:012}", event.aggregate_version),
+            // Fixed width so text order is commit order, then the order the
+            // command emitted its events in (a product before its inventory).
+            position: format!("{now:020}-{i:06}"),
             event: event.clone(),
         })?);
     }

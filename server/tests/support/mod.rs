@@ -5,17 +5,21 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use app::live::ProjectionNotice;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use domain::product::{ChangePrice, CreateProduct};
 use domain::views::ProductView;
 use domain::ProductId;
-use domain::{Actor, ActorRole, CommandError, CommandId, WriteReceipt};
+use domain::{Actor, ActorRole, CommandError, CommandMeta, WriteReceipt};
 use leptos::config::LeptosOptions;
+use serde_json::Value;
 use server::config::Settings;
 use server::nats_server::EmbeddedNats;
 use server::Shop;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::broadcast;
+use tower::ServiceExt;
 
 pub fn nats_bin() -> PathBuf {
     std::env::var_os("VITRINE_NATS_SERVER_BIN")
@@ -51,6 +55,14 @@ impl TestShop {
     }
 
     pub async fn start_with(dir: &Path, s: Settings) -> TestShop {
+        // RUST_LOG=server=debug shows the shop's log beside a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .try_init();
         let nats = EmbeddedNats::start(&nats_bin(), dir, &s.nats.sync_interval)
             .expect("nats-server must be installed (make tools)");
         let leptos = LeptosOptions::builder().output_name("vitrine").build();
@@ -68,17 +80,84 @@ impl TestShop {
         &self,
         command: CreateProduct,
     ) -> Result<WriteReceipt, CommandError> {
-        let products = &self.shop.state.ports.products;
+        let products = &self.shop.state.ports.catalog_commands;
         products
-            .create_product(admin(), CommandId::new(), command)
+            .create_product(CommandMeta::new(admin()), command)
             .await
     }
 
     pub async fn change_price(&self, command: ChangePrice) -> Result<WriteReceipt, CommandError> {
-        let products = &self.shop.state.ports.products;
+        let products = &self.shop.state.ports.catalog_commands;
         products
-            .change_price(admin(), CommandId::new(), command)
+            .change_price(CommandMeta::new(admin()), command)
             .await
+    }
+
+    /// A bearer token for the admin account the shop created at start.
+    pub async fn admin_token(&self) -> String {
+        let email = self.shop.state.settings.admin_email.clone();
+        self.token_for(&email).await
+    }
+
+    /// A bearer token for any account, issued by staff.
+    pub async fn token_for(&self, email: &str) -> String {
+        self.shop
+            .state
+            .accounts
+            .issue_token(&CommandMeta::new(Actor::system("test")), email, "test")
+            .await
+            .unwrap()
+    }
+
+    /// Signs a customer up; returns their customer id and a bearer token.
+    pub async fn customer(&self, name: &str) -> (String, String) {
+        let email = format!(
+            "{}-{}@example.com",
+            name.to_lowercase().replace(' ', "."),
+            uuid::Uuid::now_v7().simple()
+        );
+        let receipt = self
+            .shop
+            .state
+            .accounts
+            .sign_up(
+                CommandMeta::new(Actor::system("test")),
+                name.into(),
+                server::commands::accounts::Credentials {
+                    email: email.clone(),
+                    password: "correct horse battery".into(),
+                },
+            )
+            .await
+            .unwrap();
+        (receipt.aggregate_id, self.token_for(&email).await)
+    }
+
+    /// Calls the router with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
+            .body(Body::from(body.unwrap_or("").to_owned()))
+            .unwrap();
+        let response = self.shop.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value)
     }
 
     pub fn notices(&self) -> broadcast::Receiver<server::pipeline::live::LiveEntry> {

@@ -1,0 +1,376 @@
+//! Products: the catalog's read records, and the commands on products,
+//! their stock and their reviews.
+
+use super::{command_meta, ReceiptJson};
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::json_body::{read_body, JsonBody};
+use crate::AppState;
+use app::api::{ProductRead, ReadSource};
+use app::ports::{CatalogCommands, ReviewCommands};
+use axum::body::Body;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use domain::inventory::AdjustInventory;
+use domain::product::{
+    ChangePrice, CreateProduct, DeleteProduct, ProductDetails, ShippingOption, UpdateProductDetails,
+};
+use domain::review::SubmitReview;
+use domain::views::ProductView;
+use domain::{authz, CustomerId, ProductId, SellerId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+fn product_id(text: &str) -> Result<ProductId, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::not_found(format!("product {text} does not exist")))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductJson {
+    product_id: String,
+    seller_id: Option<String>,
+    name: String,
+    description: String,
+    category: String,
+    tags: Vec<String>,
+    image_url: Option<String>,
+    price: f64,
+    previous_price: Option<f64>,
+    price_dropped: bool,
+    stock: u32,
+    in_stock: bool,
+    aggregate_version: u64,
+    inventory_version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    event_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    projected_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<ReadSource>,
+}
+
+impl ProductJson {
+    fn from_view(v: ProductView, source: Option<ReadSource>) -> Self {
+        ProductJson {
+            product_id: v.product_id.to_string(),
+            seller_id: v.seller_id.map(|s| s.to_string()),
+            price_dropped: v.price_dropped(),
+            name: v.name,
+            description: v.description,
+            category: v.category,
+            tags: v.tags,
+            image_url: v.image_url,
+            price: v.price.as_decimal_f64(),
+            previous_price: v.previous_price.map(|p| p.as_decimal_f64()),
+            stock: v.stock,
+            in_stock: v.stock > 0,
+            aggregate_version: v.version,
+            inventory_version: v.inventory_version,
+            event_time: v.event_time,
+            projected_at: v.projected_at,
+            source,
+        }
+    }
+}
+
+const DETAIL_FIELDS: [&str; 6] = [
+    "name",
+    "description",
+    "category",
+    "tags",
+    "imageUrl",
+    "shippingOptions",
+];
+
+fn shipping_options(body: &JsonBody) -> Result<Option<Vec<ShippingOption>>, ApiError> {
+    let Some(options) = body.optional_objects("shippingOptions")? else {
+        return Ok(None);
+    };
+    options
+        .iter()
+        .map(|o| {
+            o.only(&["name", "price", "days"], &[])?;
+            let days = o.integer("days")?;
+            Ok(ShippingOption {
+                name: o.string("name")?,
+                price: o.money("price")?,
+                days: u16::try_from(days).unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()
+        .map(Some)
+}
+
+pub(super) async fn create_product(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body).await?;
+    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
+    let body = JsonBody::parse(&headers, &bytes)?;
+    let mut known = DETAIL_FIELDS.to_vec();
+    known.extend(["price", "stock", "sellerId"]);
+    body.only(&known, &[])?;
+    let seller_id = match body.optional_string("sellerId")? {
+        None => None,
+        Some(s) => Some(
+            s.parse::<SellerId>()
+                .map_err(|_| ApiError::invalid("sellerId", format!("seller {s} does not exist")))?,
+        ),
+    };
+    let command = CreateProduct {
+        product_id: ProductId::new(),
+        seller_id,
+        details: ProductDetails {
+            name: body.string("name")?,
+            description: body.optional_string("description")?.unwrap_or_default(),
+            category: body.string("category")?,
+            tags: body.optional_strings("tags")?.unwrap_or_default(),
+            image_url: body.optional_string("imageUrl")?,
+            shipping_options: shipping_options(&body)?.unwrap_or_default(),
+        },
+        price: body.money("price")?,
+        stock: body.count("stock")?,
+    };
+    let receipt = state.catalog_commands.create_product(meta, command).await?;
+    let location = format!("/api/products/{}", receipt.aggregate_id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(ReceiptJson::new("productId", receipt)),
+    )
+        .into_response())
+}
+
+/// `PATCH /api/products/{id}`: the price (with `expectedVersion`,
+/// `overridePriceCut`) or catalog details — one or the other per request,
+/// so each answer is one command's receipt.
+pub(super) async fn edit_product(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ReceiptJson>, ApiError> {
+    let product_id = product_id(&id)?;
+    let bytes = read_body(body).await?;
+    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
+    let body = JsonBody::parse(&headers, &bytes)?;
+    let mut known = DETAIL_FIELDS.to_vec();
+    known.extend(["price", "expectedVersion", "overridePriceCut"]);
+    body.only(&known, &[])?;
+    let details_given = DETAIL_FIELDS.iter().any(|f| body.present(f));
+    let commands = &state.catalog_commands;
+    let receipt = if body.present("price") {
+        if details_given {
+            return Err(ApiError::invalid(
+                "price",
+                "change the price in its own request (price, expectedVersion, overridePriceCut)",
+            ));
+        }
+        let command = ChangePrice {
+            product_id,
+            price: body.money("price")?,
+            expected_version: body.optional_version("expectedVersion")?,
+            override_price_cut: body.optional_bool("overridePriceCut")?,
+        };
+        commands.change_price(meta, command).await?
+    } else if details_given {
+        let image_url = if body.present("imageUrl") {
+            Some(body.optional_string("imageUrl")?)
+        } else {
+            None
+        };
+        let command = UpdateProductDetails {
+            product_id,
+            name: body.optional_string("name")?,
+            description: body.optional_string("description")?,
+            category: body.optional_string("category")?,
+            tags: body.optional_strings("tags")?,
+            image_url,
+            shipping_options: shipping_options(&body)?,
+            expected_version: body.optional_version("expectedVersion")?,
+        };
+        commands.update_product_details(meta, command).await?
+    } else {
+        return Err(ApiError::invalid(
+            "price",
+            "send the price or at least one detail (name, description, category, tags, imageUrl, shippingOptions)",
+        ));
+    };
+    Ok(Json(ReceiptJson::new("productId", receipt)))
+}
+
+pub(super) async fn delete_product(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ReceiptJson>, ApiError> {
+    let product_id = product_id(&id)?;
+    let bytes = read_body(body).await?;
+    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
+    let body = JsonBody::parse(&headers, &bytes)?;
+    body.only(&["reason", "expectedVersion"], &[])?;
+    let command = DeleteProduct {
+        product_id,
+        reason: body.string("reason")?,
+        expected_version: body.optional_version("expectedVersion")?,
+    };
+    let receipt = state.catalog_commands.delete_product(meta, command).await?;
+    Ok(Json(ReceiptJson::new("productId", receipt)))
+}
+
+/// `POST /api/products/{id}/stock` `{"delta", "reason", "expectedVersion"?}`.
+pub(super) async fn adjust_stock(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ReceiptJson>, ApiError> {
+    let product_id = product_id(&id)?;
+    let bytes = read_body(body).await?;
+    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
+    let body = JsonBody::parse(&headers, &bytes)?;
+    body.only(&["delta", "reason", "expectedVersion"], &[])?;
+    let command = AdjustInventory {
+        product_id,
+        delta: body.integer("delta")?,
+        reason: body.string("reason")?,
+        expected_version: body.optional_version("expectedVersion")?,
+    };
+    let receipt = state
+        .catalog_commands
+        .adjust_inventory(meta, command)
+        .await?;
+    Ok(Json(ReceiptJson::new("productId", receipt)))
+}
+
+/// `POST /api/products/{id}/reviews` `{"rating", "comment"}`; the review is
+/// the signed-in customer's (staff may name a `customerId`).
+pub(super) async fn submit_review(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let product_id = product_id(&id)?;
+    let bytes = read_body(body).await?;
+    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
+    let body = JsonBody::parse(&headers, &bytes)?;
+    body.only(&["rating", "comment", "customerId"], &[])?;
+    let customer_id = customer_for(&body, &meta.actor)?;
+    let command = SubmitReview {
+        product_id,
+        customer_id,
+        rating: body.integer("rating")?,
+        comment: body.string("comment")?,
+    };
+    let receipt = state.reviews.submit_review(meta, command).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ReceiptJson::new("reviewId", receipt)),
+    )
+        .into_response())
+}
+
+/// The customer a request acts for: the body's `customerId`, or the caller.
+pub(super) fn customer_for(body: &JsonBody, actor: &domain::Actor) -> Result<CustomerId, ApiError> {
+    match body.optional_string("customerId")? {
+        Some(text) => text.parse::<CustomerId>().map_err(|_| {
+            ApiError::invalid("customerId", format!("customer {text} does not exist"))
+        }),
+        None => authz::customer_of(actor).ok_or_else(|| {
+            ApiError::invalid(
+                "customerId",
+                "is required when the caller is not a customer",
+            )
+        }),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ProductQuery {
+    min_version: Option<String>,
+}
+
+pub(super) async fn get_product(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<ProductQuery>,
+) -> Result<Json<ProductJson>, ApiError> {
+    let product_id = product_id(&id)?;
+    let min_version =
+        match query.min_version {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                ApiError::invalid("minVersion", "must be a version number (1, 2, …)")
+            })?),
+        };
+    let read = state
+        .ports
+        .catalog
+        .product(product_id, min_version)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            )
+        })?;
+    match read {
+        Some(ProductRead { product, source }) if !product.deleted => {
+            Ok(Json(ProductJson::from_view(product, Some(source))))
+        }
+        _ => Err(ApiError::not_found(format!("product {id} does not exist"))),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ListingJson {
+    products: Vec<ProductJson>,
+    stale: bool,
+}
+
+pub(super) async fn list_products(
+    State(state): State<AppState>,
+) -> Result<Json<ListingJson>, ApiError> {
+    let listing = state.ports.catalog.products().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        )
+    })?;
+    Ok(Json(ListingJson {
+        products: listing
+            .products
+            .into_iter()
+            .filter(|p| !p.deleted)
+            .map(|p| ProductJson::from_view(p, None))
+            .collect(),
+        stale: listing.stale,
+    }))
+}
