@@ -60,7 +60,7 @@ pub struct ShopSettings {
     pub max_order_quantity: u32,
     /// Orders not paid within this many minutes are cancelled and their
     /// stock released.
-    pub unpaid_order_timeout_minutes: u64,
+    pub unpaid_order_timeout_minutes: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -78,7 +78,7 @@ impl AccountSettings {
 
 impl ShopSettings {
     pub fn unpaid_order_timeout(&self) -> Duration {
-        Duration::from_secs(self.unpaid_order_timeout_minutes * 60)
+        Duration::from_secs_f64((self.unpaid_order_timeout_minutes * 60.0).max(0.0))
     }
 }
 
@@ -98,6 +98,7 @@ pub struct PipelineSettings {
     pub ack_wait_ms: u64,
     pub read_your_writes_wait_ms: u64,
     pub stall_after_ms: u64,
+    pub order_sweep_interval_ms: u64,
 }
 
 impl PipelineSettings {
@@ -109,6 +110,9 @@ impl PipelineSettings {
     }
     pub fn read_your_writes_wait(&self) -> Duration {
         Duration::from_millis(self.read_your_writes_wait_ms)
+    }
+    pub fn order_sweep_interval(&self) -> Duration {
+        Duration::from_millis(self.order_sweep_interval_ms.max(10))
     }
     pub fn stall_after(&self) -> Duration {
         Duration::from_millis(self.stall_after_ms)

@@ -291,6 +291,7 @@ impl Shop {
                 accounts: self.state.accounts.clone(),
                 write: self.state.write.clone(),
                 unpaid_timeout: self.state.settings.shop.unpaid_order_timeout(),
+                sweep_every: self.state.settings.pipeline.order_sweep_interval(),
             }
             .run(self.shutdown.child_token()),
         );

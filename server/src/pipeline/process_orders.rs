@@ -29,15 +29,14 @@ use tokio_util::sync::CancellationToken;
 pub const NAME: &str = "process_orders";
 pub const FILTER: &str = "vitrine.events.order.>";
 
-/// How often unpaid orders, expired sessions and command records are swept.
-const SWEEP_EVERY: Duration = Duration::from_secs(30);
-
 pub struct OrderProcess {
     pub consumer: PullConsumer,
     pub orders: Arc<OrderHandler>,
     pub accounts: Arc<AccountHandler>,
     pub write: WriteStore,
     pub unpaid_timeout: Duration,
+    /// How often unpaid orders, expired sessions and command records are swept.
+    pub sweep_every: Duration,
 }
 
 fn meta_for(trigger: &str, correlation_id: Option<uuid::Uuid>) -> CommandMeta {
@@ -66,7 +65,7 @@ fn settled(result: Result<domain::WriteReceipt, CommandError>) -> Result<(), Com
 
 impl OrderProcess {
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        let mut sweep = tokio::time::interval(self.sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let messages = match self.consumer.messages().await {
