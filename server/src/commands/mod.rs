@@ -27,7 +27,18 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// How often a command is re-decided when a concurrent writer won. With the
 /// in-process locks a conflict needs another process writing the same store.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u32 = 16;
+
+/// A short random pause before deciding again, growing with each lost race,
+/// so two processes hammering one record take turns instead of colliding.
+async fn back_off(attempt: u32) {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let ceiling_us = 200u64 << attempt.min(6); // 0.2 ms … 12.8 ms
+    tokio::time::sleep(Duration::from_micros(random % ceiling_us)).await;
+}
 
 /// How long a client command id's outcome is kept (at least 24 h).
 pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(25 * 60 * 60);
@@ -204,7 +215,10 @@ impl CommandBus {
             }
         }
         let _guards = self.locks.acquire(locks).await;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                back_off(attempt).await;
+            }
             let decision = match decide().await {
                 Ok(d) => d,
                 Err(error @ CommandError::Rejected(_)) => {

@@ -38,6 +38,7 @@ impl StoreError {
             || text.contains("already exists")
             || text.to_lowercase().contains("conflict")
         {
+            tracing::debug!(reason = %text, "write conflict");
             StoreError::Conflict
         } else {
             StoreError::Db(error)

@@ -209,8 +209,7 @@ impl WriteStore {
             .bind(("table", table(aggregate)))
             .bind(("ids", ids.to_vec()))
             .await?;
-        let rows: Option<Vec<serde_json::Value>> = res.take(0)?;
-        let rows = rows.unwrap_or_default();
+        let rows: Vec<serde_json::Value> = res.take(0)?;
         let mut out = HashMap::with_capacity(ids.len());
         for (id, row) in ids.iter().zip(
             rows.into_iter()
