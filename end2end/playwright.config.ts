@@ -55,6 +55,8 @@ export default defineConfig({
       VITRINE_ADDR: `127.0.0.1:${port}`,
       VITRINE_DATA_DIR: process.env.VITRINE_E2E_DATA_DIR,
       LEPTOS_SITE_ROOT: join(root, 'target/site'),
+      VITRINE_ADMIN_EMAIL: 'admin@e2e.example',
+      VITRINE_ADMIN_PASSWORD: 'e2e-admin-password',
       RUST_LOG: 'warn',
     },
   },

@@ -1,5 +1,10 @@
 import { expect, test } from '@playwright/test';
-import { createProduct, delayPriceCommands, productJson, waitForLive } from './helpers';
+import { createProduct, delayPriceCommands, productJson, signIn, waitForLive } from './helpers';
+
+// The admin portal needs a signed-in admin.
+test.beforeEach(async ({ page }) => {
+  await signIn(page.context().request);
+});
 
 test('an admin price edit shows at once as pending, then confirmed by the live feed', async ({
   page,

@@ -2,12 +2,27 @@ import { APIRequestContext, expect, Page } from '@playwright/test';
 
 export type Receipt = { productId: string; aggregateVersion: number; eventIds: string[] };
 
-/** Creates a product through the JSON API and waits until its read record exists. */
+/** The admin account the server creates at its first start (playwright.config.ts). */
+export const ADMIN = {
+  email: process.env.VITRINE_ADMIN_EMAIL ?? 'admin@e2e.example',
+  password: process.env.VITRINE_ADMIN_PASSWORD ?? 'e2e-admin-password',
+};
+
+/** Signs in through the JSON API; the context keeps the session cookie
+ *  (a page's `page.context().request` shares it with the browser). */
+export async function signIn(request: APIRequestContext, who = ADMIN) {
+  const response = await request.post('/api/auth/login', { data: who });
+  expect(response.status()).toBe(200);
+}
+
+/** Creates a product through the JSON API (as the admin) and waits until its
+ *  read record exists. */
 export async function createProduct(
   request: APIRequestContext,
   name: string,
   price: number,
 ): Promise<string> {
+  await signIn(request);
   const response = await request.post('/api/products', {
     data: { name, category: 'E2E', price, stock: 5 },
   });

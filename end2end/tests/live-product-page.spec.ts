@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { createProduct, waitForLive } from './helpers';
+import { createProduct, signIn, waitForLive } from './helpers';
 
 test('a product page open in another tab updates its price live, without a reload', async ({
   context,
@@ -14,6 +14,7 @@ test('a product page open in another tab updates its price live, without a reloa
   // Marks this document: a reload would lose it.
   await shopper.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
 
+  await signIn(context.request);
   const admin = await context.newPage();
   await admin.goto(`/admin/products/${id}`);
   await waitForLive(admin);

@@ -15,11 +15,25 @@ pub fn use_viewer() -> Option<ViewerResource> {
     use_context::<ViewerResource>()
 }
 
+/// After signing in or out the page changes without a reload: read who is
+/// signed in again.
+fn refetch_viewer_after(version: RwSignal<usize>) {
+    let viewer = use_viewer();
+    Effect::new(move |_| {
+        if version.get() > 0 {
+            if let Some(viewer) = viewer {
+                viewer.refetch();
+            }
+        }
+    });
+}
+
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let sign_in = ServerAction::<SignIn>::new();
+    refetch_viewer_after(sign_in.version());
     let error = move || {
         sign_in
             .value()
@@ -49,6 +63,7 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn AccountMenu() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
+    refetch_viewer_after(sign_out.version());
     let viewer = use_viewer();
     view! {
         <Transition fallback=|| ()>
