@@ -25,12 +25,13 @@ SERVER_BIN := $(CARGO_TARGET_DIR)/debug/vitrine
 VITRINE_ADDR ?= 127.0.0.1:3000
 VITRINE_DATA_DIR ?= ./data
 
-.PHONY: help tools tools-e2e build build-release run run-release watch test lint test-rust test-e2e bench-latency clean-data
+.PHONY: help tools tools-e2e build build-release run run-release watch test lint test-rust test-e2e bench-latency bench-orders clean-data
 
 help:
 	@echo "make run     build and serve the shop with demo data on $(VITRINE_ADDR) (VITRINE_ADDR, VITRINE_DATA_DIR)"
 	@echo "make test    lint + unit + integration + Playwright tests"
 	@echo "make bench-latency   command → read record / SSE latency over 300 updates"
+	@echo "make bench-orders    PlaceOrder throughput and latency, 64 concurrent clients"
 
 tools:
 	scripts/install-tools.sh
@@ -72,6 +73,9 @@ test-e2e:
 # Release build: speed is measured on what a shop would run.
 bench-latency: build-release
 	scripts/bench-latency.sh release 300
+
+bench-orders: build-release
+	scripts/bench-orders.sh release 64 20
 
 clean-data:
 	rm -rf $(VITRINE_DATA_DIR)

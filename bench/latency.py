@@ -105,8 +105,13 @@ class LiveFeed(threading.Thread):
                 self.cond.wait(remaining)
 
 
+SESSION = {}  # the admin's session cookie, once signed in
+
+
 def call(conn, method, path, body=None, expect=(200,)):
     headers = {"Content-Type": "application/json"} if body is not None else {}
+    if "cookie" in SESSION:
+        headers["Cookie"] = SESSION["cookie"]
     try:
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
@@ -116,6 +121,18 @@ def call(conn, method, path, body=None, expect=(200,)):
     if resp.status not in expect:
         raise BenchError(f"{method} {path} -> HTTP {resp.status}: {payload[:300]!r}")
     return resp.status, (json.loads(payload) if payload else None)
+
+
+def sign_in(conn, email, password):
+    """Signs in as the admin; later commands carry the session cookie."""
+    body = json.dumps({"email": email, "password": password}).encode()
+    conn.request("POST", "/api/auth/login", body=body, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    payload = resp.read()
+    if resp.status != 200:
+        raise BenchError(f"sign-in as {email} -> HTTP {resp.status}: {payload[:300]!r}")
+    cookie = resp.getheader("Set-Cookie") or ""
+    SESSION["cookie"] = cookie.split(";", 1)[0]
 
 
 def price_body(i):
@@ -137,6 +154,8 @@ def main():
     ap.add_argument("--base", default="http://127.0.0.1:3000", help="server base URL")
     ap.add_argument("--updates", type=int, default=300, help="measured price updates (>= 200)")
     ap.add_argument("--warmup", type=int, default=20, help="unmeasured updates first")
+    ap.add_argument("--admin-email", default="admin@vitrine.example")
+    ap.add_argument("--admin-password", default="vitrine-admin")
     args = ap.parse_args()
     if args.updates < 200:
         ap.error("--updates must be at least 200")
@@ -172,6 +191,7 @@ def main():
 
     cmd = http.client.HTTPConnection(host, port, timeout=10)
     read = http.client.HTTPConnection(host, port, timeout=10)
+    sign_in(cmd, args.admin_email, args.admin_password)
     _, created = call(cmd, "POST", "/api/products", expect=(201,),
                       body=b'{"name":"Latency probe","category":"Bench","price":100.00,"stock":5}')
     pid = created["productId"]

@@ -15,6 +15,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 data=$(mktemp -d /tmp/vitrine-bench-XXXXXX)
 log="$data/server.log"
 VITRINE_ADDR="127.0.0.1:$port" VITRINE_DATA_DIR="$data" VITRINE_DEMO_DATA=false RUST_LOG=warn \
+  VITRINE_ADMIN_EMAIL=admin@bench.example VITRINE_ADMIN_PASSWORD=bench-admin-password \
   "$bin" >"$log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }
@@ -27,4 +28,5 @@ done
 curl -fsS "http://127.0.0.1:$port/health" >/dev/null || { echo "server did not start; log:" >&2; cat "$log" >&2; exit 1; }
 
 echo "binary: $bin ($profile), $(nproc) cores, $(date -u +%FT%TZ)"
-python3 bench/latency.py --base "http://127.0.0.1:$port" --updates "$updates"
+python3 bench/latency.py --base "http://127.0.0.1:$port" --updates "$updates" \
+  --admin-email admin@bench.example --admin-password bench-admin-password
