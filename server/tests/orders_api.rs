@@ -834,6 +834,18 @@ async fn an_idempotency_key_gets_the_first_outcome_again() {
     assert_eq!(fresh.status, StatusCode::CREATED, "{}", fresh.body);
     assert_eq!(stock(&t, &other).await.available, 8);
 
+    // Sent several times at once (a client retrying on a timeout): one order.
+    let orders_before = count(&t, AggregateType::Order).await;
+    let available_before = stock(&t, &product).await.available;
+    let racing =
+        futures::future::join_all((0..6).map(|_| place_with_key(&t, &ana, "k-race", &body))).await;
+    for reply in &racing {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(reply.body, racing[0].body, "one receipt for all");
+    }
+    assert_eq!(count(&t, AggregateType::Order).await, orders_before + 1);
+    assert_eq!(stock(&t, &product).await.available, available_before - 1);
+
     // Transitions too: a repeated payment is the first payment.
     let order = first.body["orderId"].as_str().unwrap().to_owned();
     let auth = format!("Bearer {ana}");

@@ -167,6 +167,21 @@ impl AccountHandler {
         }
     }
 
+    /// Refuses an email that already has an account. Checked again inside
+    /// the commit's retry loop: two sign-ups racing for one email meet the
+    /// unique index, and the loser learns why here.
+    async fn email_free(&self, email: &str) -> Result<(), CommandError> {
+        if self
+            .account_by_email(email)
+            .await
+            .map_err(unavailable)?
+            .is_some()
+        {
+            return Err(DomainError::invalid("email", "is already registered").into());
+        }
+        Ok(())
+    }
+
     async fn account(&self, id: &str) -> Result<Option<AccountRow>, StoreError> {
         let mut res = self
             .bus
@@ -191,14 +206,7 @@ impl AccountHandler {
     ) -> Result<(String, RowCreate), CommandError> {
         let email = party::normalize_email(&credentials.email)?;
         check_password(&credentials.password)?;
-        if self
-            .account_by_email(&email)
-            .await
-            .map_err(unavailable)?
-            .is_some()
-        {
-            return Err(DomainError::invalid("email", "is already registered").into());
-        }
+        self.email_free(&email).await?;
         let row = AccountRow {
             account_id: id.to_owned(),
             email: email.clone(),
@@ -265,7 +273,6 @@ impl AccountHandler {
                 },
             )
             .await
-            .map_err(email_taken)
     }
 
     /// Staff register a seller with the account the seller signs in with.
@@ -308,7 +315,6 @@ impl AccountHandler {
                 },
             )
             .await
-            .map_err(email_taken)
     }
 
     /// On first start: the admin account from `VITRINE_ADMIN_EMAIL` /
@@ -472,17 +478,6 @@ impl AccountHandler {
     }
 }
 
-/// Two sign-ups with one email at once: the unique index makes one lose;
-/// it learns why here.
-fn email_taken(e: CommandError) -> CommandError {
-    match e {
-        CommandError::Unavailable(reason) if reason.contains("too many concurrent") => {
-            DomainError::invalid("email", "is already registered").into()
-        }
-        other => other,
-    }
-}
-
 /// A valid argon2 hash of a random password, verified against when the
 /// email is unknown.
 const DUMMY_HASH: &str =
@@ -512,5 +507,33 @@ impl app::ports::AccountPort for AccountHandler {
         AccountHandler::sign_out(self, session_token)
             .await
             .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2_hash() {
+        // Otherwise an unknown email would answer faster than a wrong password.
+        let parsed = PasswordHash::new(DUMMY_HASH).expect("parses");
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+    }
+
+    #[test]
+    fn passwords_are_bounded() {
+        assert!(check_password("short").is_err());
+        assert!(check_password("long enough").is_ok());
+        assert!(check_password(&"x".repeat(PASSWORD_MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn tokens_are_random_and_stored_hashed() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(hash_hex(&a).len(), 64);
+        assert_ne!(hash_hex(&a), a);
     }
 }

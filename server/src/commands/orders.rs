@@ -11,6 +11,7 @@ use app::ports::OrderCommands;
 use async_trait::async_trait;
 use domain::inventory::{self, Inventory};
 use domain::order::{self, Order, OrderDecision, OrderPolicy, PlaceOrder};
+use domain::party::Customer;
 use domain::product::Product;
 use domain::{
     AggregateType, CommandError, CommandMeta, DomainError, OrderId, ProductId, WriteReceipt,
@@ -178,6 +179,20 @@ impl OrderCommands for OrderHandler {
         self.bus
             .run(meta, &locks(id, products.iter().copied()), || async move {
                 let state = self.load_order(id).await?;
+                // Staff may order for a customer: one that exists.
+                let customer: Customer = self
+                    .bus
+                    .store
+                    .load(AggregateType::Customer, command.customer_id)
+                    .await
+                    .map_err(unavailable)?;
+                if customer.version == 0 && meta.actor.is_admin() {
+                    return Err(DomainError::invalid(
+                        "customerId",
+                        format!("customer {} does not exist", command.customer_id),
+                    )
+                    .into());
+                }
                 let keys: Vec<String> = products_ref.iter().map(ToString::to_string).collect();
                 let catalog: HashMap<String, Product> = self
                     .bus

@@ -63,6 +63,17 @@ fn settled(result: Result<domain::WriteReceipt, CommandError>) -> Result<(), Com
     }
 }
 
+/// "30 minutes", "90 seconds", "1 minute".
+fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs >= 60 && secs % 60 == 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs.max(1), "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 impl OrderProcess {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut sweep = tokio::time::interval(self.sweep_every);
@@ -137,16 +148,9 @@ impl OrderProcess {
                         continue;
                     };
                     let meta = meta_for(&format!("{NAME}:unpaid:{id}"), None);
-                    let minutes = self.unpaid_timeout.as_secs() / 60;
-                    if let Err(e) = settled(
-                        self.orders
-                            .cancel_order(
-                                meta,
-                                order_id,
-                                format!("not paid within {minutes} minutes"),
-                            )
-                            .await,
-                    ) {
+                    let reason = format!("not paid within {}", human(self.unpaid_timeout));
+                    if let Err(e) = settled(self.orders.cancel_order(meta, order_id, reason).await)
+                    {
                         tracing::warn!(error = %e, order = %id, "could not cancel an unpaid order");
                     }
                 }
@@ -159,5 +163,18 @@ impl OrderProcess {
         if let Err(e) = self.accounts.expire_sessions().await {
             tracing::warn!(error = %e, "could not expire sessions");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_read_as_people_say_them() {
+        assert_eq!(human(Duration::from_secs(1800)), "30 minutes");
+        assert_eq!(human(Duration::from_secs(60)), "1 minute");
+        assert_eq!(human(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(human(Duration::from_millis(300)), "1 second");
     }
 }
