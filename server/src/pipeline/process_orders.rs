@@ -66,7 +66,7 @@ fn settled(result: Result<domain::WriteReceipt, CommandError>) -> Result<(), Com
 /// "30 minutes", "90 seconds", "1 minute".
 fn human(d: Duration) -> String {
     let secs = d.as_secs();
-    let (n, unit) = if secs >= 60 && secs % 60 == 0 {
+    let (n, unit) = if secs >= 60 && secs.is_multiple_of(60) {
         (secs / 60, "minute")
     } else {
         (secs.max(1), "second")
