@@ -16,8 +16,10 @@ bin="$target/$profile/vitrine"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 data=$(mktemp -d /tmp/vitrine-bench-XXXXXX)
 log="$data/server.log"
-VITRINE_ADDR="127.0.0.1:$port" VITRINE_DATA_DIR="$data" VITRINE_DEMO_DATA=false RUST_LOG=warn \
-  VITRINE_ADMIN_EMAIL=admin@bench.example VITRINE_ADMIN_PASSWORD=bench-admin-password \
+# BENCH_ENV: extra NAME=value settings for the server (to compare settings).
+# shellcheck disable=SC2086
+env VITRINE_ADDR="127.0.0.1:$port" VITRINE_DATA_DIR="$data" VITRINE_DEMO_DATA=false RUST_LOG=warn \
+  VITRINE_ADMIN_EMAIL=admin@bench.example VITRINE_ADMIN_PASSWORD=bench-admin-password ${BENCH_ENV:-} \
   "$bin" >"$log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }

@@ -170,6 +170,7 @@ impl Shop {
         let accounts = Arc::new(AccountHandler {
             bus: bus.clone(),
             session_ttl: settings.accounts.session_ttl(),
+            recent: Default::default(),
         });
         let catalog = Arc::new(CatalogService {
             read: read.clone(),

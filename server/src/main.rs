@@ -8,6 +8,11 @@ use server::nats_server::EmbeddedNats;
 use server::Shop;
 use tracing_subscriber::EnvFilter;
 
+// glibc's malloc spent ~40% of the CPU under order load (arena lock
+// contention in SurrealDB's many small allocations; see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -21,7 +21,9 @@ use domain::{
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 pub const PASSWORD_MIN_CHARS: usize = 8;
@@ -81,6 +83,44 @@ pub struct Credentials {
 pub struct AccountHandler {
     pub bus: CommandBus,
     pub session_ttl: Duration,
+    pub recent: RecentCallers,
+}
+
+/// Callers resolved in the last few seconds, so a busy client costs no store
+/// read per request. Signing out in this process forgets the entry at once;
+/// another process (several web nodes on one store) honours a sign-out or a
+/// changed role within [`RecentCallers::FRESH_FOR`].
+#[derive(Clone, Default)]
+pub struct RecentCallers {
+    entries: Arc<Mutex<HashMap<String, (Instant, Option<OffsetDateTime>, Viewer)>>>,
+}
+
+impl RecentCallers {
+    pub const FRESH_FOR: Duration = Duration::from_secs(5);
+    const MAX_ENTRIES: usize = 50_000;
+
+    fn get(&self, key: &str) -> Option<Viewer> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (cached_at, expires_at, viewer) = entries.get(key)?;
+        let fresh = cached_at.elapsed() < Self::FRESH_FOR
+            && expires_at.is_none_or(|t| t > OffsetDateTime::now_utc());
+        fresh.then(|| viewer.clone())
+    }
+
+    fn put(&self, key: String, expires_at: Option<OffsetDateTime>, viewer: Viewer) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, (at, _, _)| at.elapsed() < Self::FRESH_FOR);
+        }
+        entries.insert(key, (Instant::now(), expires_at, viewer));
+    }
+
+    fn forget(&self, key: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
 }
 
 fn hash_hex(token: &str) -> String {
@@ -387,6 +427,8 @@ impl AccountHandler {
     }
 
     pub async fn sign_out(&self, session_token: &str) -> Result<(), StoreError> {
+        self.recent
+            .forget(&format!("session:{}", hash_hex(session_token)));
         self.bus
             .store
             .db
@@ -398,6 +440,10 @@ impl AccountHandler {
     }
 
     async fn viewer_for(&self, table: &str, token: &str) -> Result<Option<Viewer>, StoreError> {
+        let key = format!("{table}:{}", hash_hex(token));
+        if let Some(viewer) = self.recent.get(&key) {
+            return Ok(Some(viewer));
+        }
         let mut res = self
             .bus
             .store
@@ -417,7 +463,11 @@ impl AccountHandler {
         {
             return Ok(None);
         }
-        Ok(self.account(&row.account_id).await?.map(|a| a.viewer()))
+        let viewer = self.account(&row.account_id).await?.map(|a| a.viewer());
+        if let Some(v) = &viewer {
+            self.recent.put(key, row.expires_at, v.clone());
+        }
+        Ok(viewer)
     }
 
     /// The account behind a session cookie, if the session is live.

@@ -251,7 +251,9 @@ impl CommandBus {
             }
             match self.store.commit(&commit).await {
                 Ok(()) => {
-                    self.relay.wake();
+                    // Still under the aggregates' locks: hand-offs of one
+                    // aggregate reach the relay in version order.
+                    self.relay.hand_off(&commit.events);
                     return Ok(receipt);
                 }
                 Err(StoreError::Conflict) => {

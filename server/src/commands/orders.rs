@@ -27,6 +27,16 @@ pub struct OrderHandler {
     pub payments: Arc<dyn PaymentProvider>,
 }
 
+/// A loaded row as the aggregate's state (default when missing).
+fn decode<T: serde::de::DeserializeOwned + Default>(
+    row: Option<serde_json::Value>,
+) -> Result<T, CommandError> {
+    match row {
+        Some(v) if !v.is_null() => serde_json::from_value(v).map_err(|e| unavailable(e.into())),
+        _ => Ok(T::default()),
+    }
+}
+
 /// The order's lock and each line's inventory lock.
 fn locks(
     order: OrderId,
@@ -178,14 +188,26 @@ impl OrderCommands for OrderHandler {
         let (meta, command, products_ref) = (&meta, &command, &products);
         self.bus
             .run(meta, &locks(id, products.iter().copied()), || async move {
-                let state = self.load_order(id).await?;
-                // Staff may order for a customer: one that exists.
-                let customer: Customer = self
+                // Everything the rules need, in one read: the order, the
+                // customer, and each line's product and inventory.
+                let mut keys = vec![
+                    (AggregateType::Order, id.to_string()),
+                    (AggregateType::Customer, command.customer_id.to_string()),
+                ];
+                for p in products_ref {
+                    keys.push((AggregateType::Product, p.to_string()));
+                    keys.push((AggregateType::Inventory, p.to_string()));
+                }
+                let mut rows = self
                     .bus
                     .store
-                    .load(AggregateType::Customer, command.customer_id)
+                    .load_rows(&keys)
                     .await
-                    .map_err(unavailable)?;
+                    .map_err(unavailable)?
+                    .into_iter();
+                let state: Order = decode(rows.next())?;
+                let customer: Customer = decode(rows.next())?;
+                // Staff may order for a customer: one that exists.
                 if customer.version == 0 && meta.actor.is_admin() {
                     return Err(DomainError::invalid(
                         "customerId",
@@ -193,26 +215,14 @@ impl OrderCommands for OrderHandler {
                     )
                     .into());
                 }
-                let keys: Vec<String> = products_ref.iter().map(ToString::to_string).collect();
-                let catalog: HashMap<String, Product> = self
-                    .bus
-                    .store
-                    .load_many(AggregateType::Product, &keys)
-                    .await
-                    .map_err(unavailable)?;
-                let inventories = self.load_inventories(products_ref).await?;
-                let catalog: HashMap<ProductId, (Product, Inventory)> = products_ref
-                    .iter()
-                    .map(|p| {
-                        (
-                            *p,
-                            (
-                                catalog.get(&p.to_string()).cloned().unwrap_or_default(),
-                                inventories.get(p).cloned().unwrap_or_default(),
-                            ),
-                        )
-                    })
-                    .collect();
+                let mut catalog: HashMap<ProductId, (Product, Inventory)> = HashMap::new();
+                let mut inventories: HashMap<ProductId, Inventory> = HashMap::new();
+                for p in products_ref {
+                    let product: Product = decode(rows.next())?;
+                    let stock: Inventory = decode(rows.next())?;
+                    inventories.insert(*p, stock.clone());
+                    catalog.insert(*p, (product, stock));
+                }
                 let decision =
                     order::decide_place(&state, command, &catalog, &meta.actor, &self.policy)?;
                 Self::commit(meta, id, &state, &decision, &inventories)

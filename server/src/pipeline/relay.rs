@@ -1,32 +1,65 @@
 //! The relay: publishes outbox rows to JetStream, in commit order per
 //! aggregate, and deletes each row only after JetStream acknowledged it.
 //!
-//! It scans the outbox rather than reading past a cursor, so a row committed
-//! late by a slower transaction is never skipped. A crash between publish and
-//! delete re-publishes the row; JetStream drops it as a duplicate because the
-//! message id is the event id.
+//! The hot path: the command bus hands the events it just committed to the
+//! relay in-process ([`RelayWaker::hand_off`]), so publishing costs no read
+//! of the outbox. The outbox stays the source of truth: at start, and every
+//! `scan_interval` while idle, the relay scans it for rows older than that
+//! interval — events committed by another process, or whose hand-off was lost
+//! in a crash or a failed publish — and publishes those. A crash between
+//! publish and delete re-publishes a row; JetStream drops it as a duplicate
+//! because the message id is the event id.
 
 use super::jetstream::event_subject;
 use super::status::PipelineStatus;
 use crate::store::write::WriteStore;
 use async_nats::jetstream::{self, message::PublishMessage};
+use domain::StoredEvent;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Wakes the relay right after a commit, so publishing does not wait for a scan.
+/// Beyond this many events waiting in memory, hand-offs are dropped: the
+/// outbox still has them and the scan publishes them (NATS down for long).
+const MAX_HANDED_OFF: usize = 100_000;
+
+/// Carries committed events from the command bus to the relay.
 #[derive(Clone, Default)]
-pub struct RelayWaker(Arc<Notify>);
+pub struct RelayWaker {
+    queue: Arc<Mutex<VecDeque<StoredEvent>>>,
+    notify: Arc<Notify>,
+}
 
 impl RelayWaker {
-    pub fn wake(&self) {
+    /// Call after the commit, while still holding the aggregates' locks, so
+    /// events of one aggregate are handed off in version order.
+    pub fn hand_off(&self, events: &[StoredEvent]) {
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if queue.len() + events.len() <= MAX_HANDED_OFF {
+                queue.extend(events.iter().cloned());
+            }
+        }
         // notify_one keeps a permit if the relay is busy: no wake-up is lost.
-        self.0.notify_one();
+        self.notify.notify_one();
     }
+
+    fn take(&self, max: usize) -> Vec<StoredEvent> {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let n = queue.len().min(max);
+        queue.drain(..n).collect()
+    }
+
+    fn waiting(&self) -> usize {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     async fn woken(&self) {
-        self.0.notified().await;
+        self.notify.notified().await;
     }
 }
 
@@ -42,18 +75,39 @@ pub struct Relay {
 impl Relay {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(50);
+        // At start everything in the outbox is unpublished or unconfirmed.
+        let mut scan: Option<Option<OffsetDateTime>> = Some(None);
         loop {
-            match self.round().await {
+            let result = match scan {
+                Some(older_than) => self.scan(older_than).await,
+                None => {
+                    let events = self.waker.take(self.batch);
+                    if events.is_empty() {
+                        Ok(0)
+                    } else {
+                        self.publish(&events).await
+                    }
+                }
+            };
+            match result {
                 Ok(published) => {
                     self.status.relay_failing.store(false, Ordering::Relaxed);
                     self.status.relay_beat();
                     backoff = Duration::from_millis(50);
-                    if published == self.batch {
-                        continue; // more may be waiting
+                    let full = published == self.batch;
+                    if scan.is_some() && full {
+                        continue; // more may be waiting in the outbox
                     }
+                    scan = None;
+                    if full || self.waker.waiting() > 0 {
+                        continue;
+                    }
+                    self.status.relay_backlog.store(0, Ordering::Relaxed);
                     tokio::select! {
                         _ = self.waker.woken() => {}
-                        _ = tokio::time::sleep(self.scan_interval) => {}
+                        _ = tokio::time::sleep(self.scan_interval) => {
+                            scan = Some(Some(OffsetDateTime::now_utc() - self.scan_interval));
+                        }
                         _ = shutdown.cancelled() => return,
                     }
                 }
@@ -65,24 +119,36 @@ impl Relay {
                         _ = shutdown.cancelled() => return,
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
+                    // Whatever was handed off and not acknowledged is in the
+                    // outbox: read it from there, in commit order.
+                    scan = Some(None);
                 }
             }
         }
     }
 
-    /// Publishes one batch; returns how many rows it published.
-    async fn round(&self) -> Result<usize, RelayError> {
-        let started = std::time::Instant::now();
-        let rows = self.store.outbox_batch(self.batch).await?;
-        let scanned = started.elapsed();
+    /// Publishes outbox rows committed before `older_than` (all if `None`).
+    async fn scan(&self, older_than: Option<OffsetDateTime>) -> Result<usize, RelayError> {
+        let rows = self.store.outbox_batch(self.batch, older_than).await?;
         if rows.is_empty() {
-            self.status.relay_backlog.store(0, Ordering::Relaxed);
             return Ok(0);
         }
-        // Publish the whole batch pipelined, then collect the acks in order.
-        let mut pending = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let event = &row.event;
+        let events: Vec<StoredEvent> = rows.into_iter().map(|r| r.event).collect();
+        let published = self.publish(&events).await?;
+        if older_than.is_some() {
+            tracing::info!(published, "relay published events from the outbox scan");
+        }
+        let left = self.store.outbox_len().await.unwrap_or(0);
+        self.status.relay_backlog.store(left, Ordering::Relaxed);
+        Ok(published)
+    }
+
+    /// Publishes events pipelined, collects the acks in order, and deletes
+    /// the acknowledged events' outbox rows.
+    async fn publish(&self, events: &[StoredEvent]) -> Result<usize, RelayError> {
+        let started = std::time::Instant::now();
+        let mut pending = Vec::with_capacity(events.len());
+        for event in events {
             let payload = serde_json::to_vec(event).map_err(RelayError::Encode)?;
             let subject = event_subject(event.aggregate_type.as_str(), &event.aggregate_id);
             let ack = self
@@ -110,15 +176,10 @@ impl Relay {
         }
         let published = started.elapsed();
         self.store.delete_outbox(&acked).await?;
-        tracing::debug!(rows = rows.len(), ?scanned, ?published, deleted = ?started.elapsed(), "relay round");
-        // Counting the outbox costs a scan: only when a full batch says more
-        // may be waiting, not on every round of the hot path.
-        let left = if failure.is_none() && rows.len() < self.batch {
-            0
-        } else {
-            self.store.outbox_len().await.unwrap_or(rows.len() as u64)
-        };
-        self.status.relay_backlog.store(left, Ordering::Relaxed);
+        tracing::debug!(events = events.len(), ?published, deleted = ?started.elapsed(), "relay round");
+        self.status
+            .relay_backlog
+            .store(self.waker.waiting() as u64, Ordering::Relaxed);
         match failure {
             Some(e) => Err(e),
             None => Ok(acked.len()),

@@ -225,6 +225,28 @@ impl WriteStore {
         Ok(out)
     }
 
+    /// Rows of aggregates of any types in one round trip, in the order asked
+    /// (`Null` for a missing one): a command that needs several reads them
+    /// all at once.
+    pub async fn load_rows(
+        &self,
+        keys: &[(AggregateType, String)],
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let keys: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|(a, id)| serde_json::json!({ "table": table(*a), "id": id }))
+            .collect();
+        let n = keys.len();
+        let mut res = self
+            .db
+            .query("RETURN array::map($keys, |$k| (SELECT * OMIT id FROM ONLY type::record($k.table, $k.id)))")
+            .bind(("keys", keys))
+            .await?;
+        let mut rows: Vec<serde_json::Value> = res.take(0)?;
+        rows.resize(n, serde_json::Value::Null);
+        Ok(rows)
+    }
+
     pub async fn count(&self, aggregate: AggregateType) -> Result<u64, StoreError> {
         let mut res = self
             .db
@@ -296,11 +318,22 @@ impl WriteStore {
         Ok(n.unwrap_or(0))
     }
 
-    /// The oldest outbox rows, in commit order.
-    pub async fn outbox_batch(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+    /// The oldest outbox rows, in commit order; with `older_than`, only rows
+    /// committed before it (newer ones are on their way through the hand-off).
+    pub async fn outbox_batch(
+        &self,
+        limit: usize,
+        older_than: Option<time::OffsetDateTime>,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        // Positions start with the commit's unix nanos, fixed width: text
+        // order is time order.
+        let before = older_than
+            .map(|t| format!("{:020}", t.unix_timestamp_nanos()))
+            .unwrap_or_else(|| "~".into());
         let mut res = self
             .db
-            .query("SELECT position, event FROM outbox ORDER BY position LIMIT $limit")
+            .query("SELECT position, event FROM outbox WHERE position < $before ORDER BY position LIMIT $limit")
+            .bind(("before", before))
             .bind(("limit", limit as i64))
             .await?;
         let rows: Vec<serde_json::Value> = res.take(0)?;
