@@ -92,8 +92,11 @@ pub struct AccountHandler {
 /// changed role within [`RecentCallers::FRESH_FOR`].
 #[derive(Clone, Default)]
 pub struct RecentCallers {
-    entries: Arc<Mutex<HashMap<String, (Instant, Option<OffsetDateTime>, Viewer)>>>,
+    entries: Arc<Mutex<HashMap<String, RecentCaller>>>,
 }
+
+/// When it was read, when its session expires, who it is.
+type RecentCaller = (Instant, Option<OffsetDateTime>, Viewer);
 
 impl RecentCallers {
     pub const FRESH_FOR: Duration = Duration::from_secs(5);
