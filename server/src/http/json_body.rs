@@ -200,13 +200,6 @@ impl JsonBody {
         }
     }
 
-    pub fn optional_integer(&self, field: &str) -> Result<Option<i64>, ApiError> {
-        match self.raw(field) {
-            None => Ok(None),
-            Some(_) => self.integer(field).map(Some),
-        }
-    }
-
     pub fn optional_version(&self, field: &str) -> Result<Option<u64>, ApiError> {
         match self.raw(field) {
             None => Ok(None),

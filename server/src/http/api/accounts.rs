@@ -1,16 +1,16 @@
 //! Accounts over JSON: sign up (a customer), sign in (a session cookie),
 //! sign out, who am I; staff issue bearer tokens and register sellers.
 
-use super::{command_meta, ReceiptJson};
+use super::{CommandRequest, ReceiptJson};
 use crate::commands::accounts::{Credentials, SignInError};
-use crate::http::auth::{clear_session_cookie, set_session_cookie, Caller};
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::json_body::{read_body, JsonBody};
 use crate::AppState;
 use app::api::Viewer;
 use axum::body::Body;
-use axum::extract::{OriginalUri, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use domain::party::RegisterSeller;
@@ -55,12 +55,7 @@ async fn open_session(
     if let Some(old) = &caller.session_token {
         let _ = state.accounts.sign_out(old).await;
     }
-    let max_age = state.settings.accounts.session_ttl().as_secs() as i64;
-    let cookie = set_session_cookie(
-        &session.token,
-        max_age,
-        state.settings.accounts.secure_cookies,
-    );
+    let cookie = state.accounts.session_cookie(&session);
     Ok((
         status,
         [(header::SET_COOKIE, cookie)],
@@ -130,10 +125,7 @@ pub(super) async fn sign_out(
     }
     Ok((
         StatusCode::NO_CONTENT,
-        [(
-            header::SET_COOKIE,
-            clear_session_cookie(state.settings.accounts.secure_cookies),
-        )],
+        [(header::SET_COOKIE, state.accounts.cleared_cookie())],
     )
         .into_response())
 }
@@ -156,15 +148,8 @@ struct TokenJson {
 /// shown once.
 pub(super) async fn issue_token(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(body).await?;
-    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
-    let body = JsonBody::parse(&headers, &bytes)?;
     body.only(&["email", "label"], &[])?;
     let token = state
         .accounts
@@ -176,15 +161,8 @@ pub(super) async fn issue_token(
 /// `POST /api/sellers` `{"name","email","password","rating"?}` (staff) → 201.
 pub(super) async fn register_seller(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(body).await?;
-    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
-    let body = JsonBody::parse(&headers, &bytes)?;
     body.only(&["name", "email", "password", "rating"], &[])?;
     let rating_tenths = match body.has("rating") {
         false => None,

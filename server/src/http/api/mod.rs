@@ -15,8 +15,10 @@ pub use products::ProductJson;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::json_body::{read_body, JsonBody};
 use crate::commands::request_hash;
 use crate::AppState;
+use axum::extract::{FromRequest, OriginalUri, Request};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
@@ -59,8 +61,42 @@ pub fn routes() -> Router<AppState> {
 /// The longest `Idempotency-Key` accepted.
 const MAX_KEY_CHARS: usize = 255;
 
+/// What every command endpoint reads from its request: the caller (or 401)
+/// with the client's idempotency key, and the JSON body (limited, parsed
+/// field by field). `OPTIONAL_BODY`: an empty body reads as `{}`.
+pub(crate) struct CommandRequest<const OPTIONAL_BODY: bool = false> {
+    pub meta: CommandMeta,
+    pub body: JsonBody,
+}
+
+impl<S: Send + Sync, const OPTIONAL_BODY: bool> FromRequest<S> for CommandRequest<OPTIONAL_BODY> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_else(Caller::anonymous);
+        // The path as the client sent it (nested routers strip their prefix).
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_owned(), |u| u.0.path().to_owned());
+        let bytes = read_body(body).await?;
+        let meta = command_meta(&caller, &parts.headers, &parts.method, &path, &bytes)?;
+        let body = if OPTIONAL_BODY {
+            JsonBody::parse_optional(&parts.headers, &bytes)?
+        } else {
+            JsonBody::parse(&parts.headers, &bytes)?
+        };
+        Ok(CommandRequest { meta, body })
+    }
+}
+
 /// The command's metadata: the caller (or 401) and the client's key.
-pub(crate) fn command_meta(
+fn command_meta(
     caller: &Caller,
     headers: &HeaderMap,
     method: &Method,

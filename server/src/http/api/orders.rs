@@ -5,31 +5,21 @@
 //! reference service sends) is accepted and ignored.
 
 use super::products::customer_for;
-use super::{command_meta, ReceiptJson};
-use crate::http::auth::Caller;
+use super::{CommandRequest, ReceiptJson};
 use crate::http::error::ApiError;
-use crate::http::json_body::{read_body, JsonBody};
 use crate::AppState;
 use app::ports::OrderCommands;
-use axum::body::Body;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use domain::order::{OrderItem, PlaceOrder};
 use domain::{OrderId, ProductId};
 
 pub(super) async fn place_order(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(body).await?;
-    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
-    let body = JsonBody::parse(&headers, &bytes)?;
     body.only(&["customerId", "items"], &[])?;
     let customer_id = customer_for(&body, &meta.actor)?;
     let items = body
@@ -69,14 +59,9 @@ pub(super) async fn place_order(
 /// `POST /api/orders/{id}/pay|confirm|ship|deliver|cancel|return`.
 pub(super) async fn transition(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path((id, action)): Path<(String, String)>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest<true>,
 ) -> Result<Json<ReceiptJson>, ApiError> {
-    let bytes = read_body(body).await?;
     let known: &[&str] = match action.as_str() {
         "pay" => &["paymentMethod"],
         "confirm" | "deliver" => &[],
@@ -87,8 +72,6 @@ pub(super) async fn transition(
     let order_id: OrderId = id
         .parse()
         .map_err(|_| ApiError::not_found(format!("order {id} does not exist")))?;
-    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
-    let body = JsonBody::parse_optional(&headers, &bytes)?;
     body.only(known, &[])?;
     let orders = &state.orders;
     let receipt = match action.as_str() {

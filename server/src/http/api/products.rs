@@ -1,18 +1,16 @@
 //! Products: the catalog's read records, and the commands on products,
 //! their stock and their reviews.
 
-use super::{command_meta, ReceiptJson};
-use crate::http::auth::Caller;
+use super::{CommandRequest, ReceiptJson};
 use crate::http::error::ApiError;
-use crate::http::json_body::{read_body, JsonBody};
+use crate::http::json_body::JsonBody;
 use crate::AppState;
 use app::api::{ProductRead, ReadSource};
 use app::ports::{CatalogCommands, ReviewCommands};
-use axum::body::Body;
-use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use domain::inventory::AdjustInventory;
 use domain::product::{
     ChangePrice, CreateProduct, DeleteProduct, ProductDetails, ShippingOption, UpdateProductDetails,
@@ -107,15 +105,8 @@ fn shipping_options(body: &JsonBody) -> Result<Option<Vec<ShippingOption>>, ApiE
 
 pub(super) async fn create_product(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(body).await?;
-    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
-    let body = JsonBody::parse(&headers, &bytes)?;
     let mut known = DETAIL_FIELDS.to_vec();
     known.extend(["price", "stock", "sellerId"]);
     body.only(&known, &[])?;
@@ -155,17 +146,10 @@ pub(super) async fn create_product(
 /// so each answer is one command's receipt.
 pub(super) async fn edit_product(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest,
 ) -> Result<Json<ReceiptJson>, ApiError> {
     let product_id = product_id(&id)?;
-    let bytes = read_body(body).await?;
-    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
-    let body = JsonBody::parse(&headers, &bytes)?;
     let mut known = DETAIL_FIELDS.to_vec();
     known.extend(["price", "expectedVersion", "overridePriceCut"]);
     body.only(&known, &[])?;
@@ -213,17 +197,10 @@ pub(super) async fn edit_product(
 
 pub(super) async fn delete_product(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest,
 ) -> Result<Json<ReceiptJson>, ApiError> {
     let product_id = product_id(&id)?;
-    let bytes = read_body(body).await?;
-    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
-    let body = JsonBody::parse(&headers, &bytes)?;
     body.only(&["reason", "expectedVersion"], &[])?;
     let command = DeleteProduct {
         product_id,
@@ -237,17 +214,10 @@ pub(super) async fn delete_product(
 /// `POST /api/products/{id}/stock` `{"delta", "reason", "expectedVersion"?}`.
 pub(super) async fn adjust_stock(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest,
 ) -> Result<Json<ReceiptJson>, ApiError> {
     let product_id = product_id(&id)?;
-    let bytes = read_body(body).await?;
-    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
-    let body = JsonBody::parse(&headers, &bytes)?;
     body.only(&["delta", "reason", "expectedVersion"], &[])?;
     let command = AdjustInventory {
         product_id,
@@ -266,17 +236,10 @@ pub(super) async fn adjust_stock(
 /// the signed-in customer's (staff may name a `customerId`).
 pub(super) async fn submit_review(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest,
 ) -> Result<Response, ApiError> {
     let product_id = product_id(&id)?;
-    let bytes = read_body(body).await?;
-    let meta = command_meta(&caller, &headers, &method, uri.path(), &bytes)?;
-    let body = JsonBody::parse(&headers, &bytes)?;
     body.only(&["rating", "comment", "customerId"], &[])?;
     let customer_id = customer_for(&body, &meta.actor)?;
     let command = SubmitReview {
