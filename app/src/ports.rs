@@ -108,11 +108,10 @@ pub trait ReviewCommands: Send + Sync + 'static {
     ) -> Result<WriteReceipt, CommandError>;
 }
 
-/// A session opened by signing in: the cookie's value and lifetime.
+/// A session opened by signing in: the `Set-Cookie` value that carries it.
 #[derive(Clone, Debug)]
 pub struct OpenedSession {
-    pub token: String,
-    pub max_age_secs: i64,
+    pub set_cookie: String,
     pub viewer: Viewer,
 }
 
@@ -125,7 +124,8 @@ pub trait AccountPort: Send + Sync + 'static {
         email: &str,
         password: &str,
     ) -> Result<Option<OpenedSession>, CommandError>;
-    async fn sign_out(&self, session_token: &str) -> Result<(), CommandError>;
+    /// Ends the session (if any); returns the `Set-Cookie` value removing it.
+    async fn sign_out(&self, session_token: Option<&str>) -> Result<String, CommandError>;
 }
 
 /// The read side for the catalog: read records only (the single-record read

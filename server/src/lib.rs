@@ -170,6 +170,7 @@ impl Shop {
         let accounts = Arc::new(AccountHandler {
             bus: bus.clone(),
             session_ttl: settings.accounts.session_ttl(),
+            secure_cookies: settings.accounts.secure_cookies,
             recent: Default::default(),
         });
         let catalog = Arc::new(CatalogService {
@@ -320,22 +321,13 @@ impl Shop {
         let leptos_options = state.leptos.clone();
         let routes = generate_route_list(app::App);
         let ports = state.ports.clone();
-        let secure = app::api::SecureCookies(state.settings.accounts.secure_cookies);
         Router::new()
             .route("/health", get(http::health::health))
             .nest("/api", http::api::routes())
-            .leptos_routes_with_context(
-                &state,
-                routes,
-                move || {
-                    provide_context(ports.clone());
-                    provide_context(secure);
-                },
-                {
-                    let options = leptos_options.clone();
-                    move || app::shell(options.clone())
-                },
-            )
+            .leptos_routes_with_context(&state, routes, move || provide_context(ports.clone()), {
+                let options = leptos_options.clone();
+                move || app::shell(options.clone())
+            })
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
                 app::shell,
             ))

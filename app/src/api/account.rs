@@ -22,13 +22,13 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<Vi
         .sign_in(&email, &password)
         .await?
         .ok_or_else(|| AppError::bad_input("password", "the email or password is wrong"))?;
-    if let Some(old) = &caller.session_token {
-        let _ = ports.accounts.sign_out(old).await;
+    if caller.session_token.is_some() {
+        let _ = ports
+            .accounts
+            .sign_out(caller.session_token.as_deref())
+            .await;
     }
-    super::server::set_cookie(&super::server::session_cookie(
-        &session.token,
-        session.max_age_secs,
-    ));
+    super::server::set_cookie(&session.set_cookie);
     let next = safe_next(&next, &session.viewer);
     leptos_axum::redirect(&next);
     Ok(session.viewer)
@@ -38,10 +38,11 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<Vi
 pub async fn sign_out() -> Result<(), AppError> {
     let ports = super::server::ports()?;
     let caller = super::server::caller();
-    if let Some(token) = &caller.session_token {
-        ports.accounts.sign_out(token).await?;
-    }
-    super::server::set_cookie(&super::server::session_cookie("", 0));
+    let cleared = ports
+        .accounts
+        .sign_out(caller.session_token.as_deref())
+        .await?;
+    super::server::set_cookie(&cleared);
     leptos_axum::redirect("/");
     Ok(())
 }

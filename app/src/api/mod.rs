@@ -9,7 +9,7 @@ pub mod products;
 #[cfg(feature = "ssr")]
 pub(crate) mod server {
     use crate::error::AppError;
-    use crate::ports::{Caller, Ports, SESSION_COOKIE};
+    use crate::ports::{Caller, Ports};
     use domain::{CommandMeta, Idempotency};
 
     pub fn ports() -> Result<Ports, AppError> {
@@ -53,23 +53,7 @@ pub(crate) mod server {
             }
         }
     }
-
-    /// An HttpOnly, SameSite=Lax session cookie; `max_age_secs` 0 removes it.
-    pub fn session_cookie(token: &str, max_age_secs: i64) -> String {
-        let secure = leptos::prelude::use_context::<SecureCookies>().is_some_and(|s| s.0);
-        format!(
-            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
-            if secure { "; Secure" } else { "" }
-        )
-    }
-
-    /// Whether cookies are marked `Secure` (the server provides it).
-    #[derive(Clone, Copy, Debug)]
-    pub struct SecureCookies(pub bool);
 }
-
-#[cfg(feature = "ssr")]
-pub use server::SecureCookies;
 
 use domain::views::ProductView;
 use domain::{Actor, ActorRole};

@@ -16,7 +16,7 @@ use argon2::Argon2;
 use base64::Engine;
 use domain::party::{self, Customer, RegisterCustomer, RegisterSeller, Seller};
 use domain::{
-    authz, AccountId, ActorRole, AggregateType, CommandError, CommandMeta, CustomerId, DomainError,
+    authz, AccountId, ActorRole, CommandError, CommandMeta, CustomerId, DomainError, DomainEvent,
     WriteReceipt,
 };
 use serde::{Deserialize, Serialize};
@@ -83,6 +83,8 @@ pub struct Credentials {
 pub struct AccountHandler {
     pub bus: CommandBus,
     pub session_ttl: Duration,
+    /// Mark the session cookie `Secure` (the shop is served over HTTPS).
+    pub secure_cookies: bool,
     pub recent: RecentCallers,
 }
 
@@ -283,7 +285,7 @@ impl AccountHandler {
         };
         // Validate the cheap things before paying for a password hash.
         let events = party::decide_register_customer(&Customer::default(), &command)?;
-        let (_, account) = self
+        let (email, account) = self
             .new_account_row(
                 &id.to_string(),
                 &command.name,
@@ -291,30 +293,10 @@ impl AccountHandler {
                 ActorRole::Customer,
             )
             .await?;
-        let (meta, events, account) = (&meta, &events, &account);
-        self.bus
-            .run(
-                meta,
-                &[(AggregateType::Customer, id.to_string())],
-                || async move {
-                    let mut batch = EventBatch::new(meta);
-                    let version = batch.add(&id.to_string(), 0, events);
-                    let state = events
-                        .iter()
-                        .fold(Customer::default(), party::evolve_customer);
-                    Ok(Decision {
-                        commit: Commit {
-                            states: vec![StateWrite::new(AggregateType::Customer, id, 0, &state)
-                                .map_err(unavailable)?],
-                            creates: vec![account.clone()],
-                            events: batch.events,
-                            ..Commit::default()
-                        },
-                        aggregate_id: id.to_string(),
-                        aggregate_version: version,
-                    })
-                },
-            )
+        let state = events
+            .iter()
+            .fold(Customer::default(), party::evolve_customer);
+        self.register_with_account(&meta, id.to_string(), &events, &state, &account, &email)
             .await
     }
 
@@ -327,7 +309,7 @@ impl AccountHandler {
     ) -> Result<WriteReceipt, CommandError> {
         let id = command.seller_id;
         let events = party::decide_register_seller(&Seller::default(), &command, &meta.actor)?;
-        let (_, account) = self
+        let (email, account) = self
             .new_account_row(
                 &id.to_string(),
                 &command.name,
@@ -335,28 +317,42 @@ impl AccountHandler {
                 ActorRole::Seller,
             )
             .await?;
-        let (meta, events, account) = (&meta, &events, &account);
+        let state = events.iter().fold(Seller::default(), party::evolve_seller);
+        self.register_with_account(&meta, id.to_string(), &events, &state, &account, &email)
+            .await
+    }
+
+    /// A new party's events and state with its account row, in one commit.
+    /// The email is checked again on every attempt: two sign-ups racing for
+    /// one email meet the unique index, and the loser's retry says why.
+    async fn register_with_account<E: DomainEvent, S: Serialize>(
+        &self,
+        meta: &CommandMeta,
+        id: String,
+        events: &[E],
+        state: &S,
+        account: &RowCreate,
+        email: &str,
+    ) -> Result<WriteReceipt, CommandError> {
+        let id = &id;
         self.bus
-            .run(
-                meta,
-                &[(AggregateType::Seller, id.to_string())],
-                || async move {
-                    let mut batch = EventBatch::new(meta);
-                    let version = batch.add(&id.to_string(), 0, events);
-                    let state = events.iter().fold(Seller::default(), party::evolve_seller);
-                    Ok(Decision {
-                        commit: Commit {
-                            states: vec![StateWrite::new(AggregateType::Seller, id, 0, &state)
-                                .map_err(unavailable)?],
-                            creates: vec![account.clone()],
-                            events: batch.events,
-                            ..Commit::default()
-                        },
-                        aggregate_id: id.to_string(),
-                        aggregate_version: version,
-                    })
-                },
-            )
+            .run(meta, &[(E::AGGREGATE, id.clone())], || async move {
+                self.email_free(email).await?;
+                let mut batch = EventBatch::new(meta);
+                let version = batch.add(id, 0, events);
+                Ok(Decision {
+                    commit: Commit {
+                        states: vec![
+                            StateWrite::new(E::AGGREGATE, id, 0, state).map_err(unavailable)?
+                        ],
+                        creates: vec![account.clone()],
+                        events: batch.events,
+                        ..Commit::default()
+                    },
+                    aggregate_id: id.clone(),
+                    aggregate_version: version,
+                })
+            })
             .await
     }
 
@@ -427,6 +423,31 @@ impl AccountHandler {
             expires_at,
             viewer: account.viewer(),
         })
+    }
+
+    /// The `Set-Cookie` value for a session: HttpOnly, SameSite=Lax, for the
+    /// session's remaining life.
+    pub fn session_cookie(&self, session: &Session) -> String {
+        let max_age = (session.expires_at - OffsetDateTime::now_utc())
+            .whole_seconds()
+            .max(0);
+        self.cookie(&session.token, max_age)
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn cleared_cookie(&self) -> String {
+        self.cookie("", 0)
+    }
+
+    fn cookie(&self, value: &str, max_age_secs: i64) -> String {
+        cookie::Cookie::build((app::ports::SESSION_COOKIE, value.to_owned()))
+            .path("/")
+            .http_only(true)
+            .same_site(cookie::SameSite::Lax)
+            .secure(self.secure_cookies)
+            .max_age(cookie::time::Duration::seconds(max_age_secs))
+            .build()
+            .to_string()
     }
 
     pub async fn sign_out(&self, session_token: &str) -> Result<(), StoreError> {
@@ -545,10 +566,7 @@ impl app::ports::AccountPort for AccountHandler {
     ) -> Result<Option<app::ports::OpenedSession>, CommandError> {
         match AccountHandler::sign_in(self, email, password).await {
             Ok(session) => Ok(Some(app::ports::OpenedSession {
-                max_age_secs: (session.expires_at - OffsetDateTime::now_utc())
-                    .whole_seconds()
-                    .max(0),
-                token: session.token,
+                set_cookie: self.session_cookie(&session),
                 viewer: session.viewer,
             })),
             Err(SignInError::WrongCredentials) => Ok(None),
@@ -556,10 +574,13 @@ impl app::ports::AccountPort for AccountHandler {
         }
     }
 
-    async fn sign_out(&self, session_token: &str) -> Result<(), CommandError> {
-        AccountHandler::sign_out(self, session_token)
-            .await
-            .map_err(unavailable)
+    async fn sign_out(&self, session_token: Option<&str>) -> Result<String, CommandError> {
+        if let Some(token) = session_token {
+            AccountHandler::sign_out(self, token)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(self.cleared_cookie())
     }
 }
 

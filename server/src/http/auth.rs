@@ -38,30 +38,6 @@ fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
     Some(Ok(token.to_owned()))
 }
 
-/// The `Set-Cookie` value for a new session.
-pub fn set_session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
-    cookie::Cookie::build((SESSION_COOKIE, token.to_owned()))
-        .path("/")
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .secure(secure)
-        .max_age(cookie::time::Duration::seconds(max_age_secs))
-        .build()
-        .to_string()
-}
-
-/// The `Set-Cookie` value that removes the session cookie.
-pub fn clear_session_cookie(secure: bool) -> String {
-    cookie::Cookie::build((SESSION_COOKIE, ""))
-        .path("/")
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .secure(secure)
-        .max_age(cookie::time::Duration::ZERO)
-        .build()
-        .to_string()
-}
-
 pub async fn resolve_caller(
     State(state): State<AppState>,
     mut request: Request,
