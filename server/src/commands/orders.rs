@@ -156,6 +156,8 @@ impl OrderHandler {
         id: OrderId,
         decide: impl Fn(&Order, &HashMap<ProductId, Inventory>) -> Result<OrderDecision, DomainError>,
     ) -> Result<WriteReceipt, CommandError> {
+        // The lines name the inventories to lock; they never change after
+        // placing, so reading them before taking the locks is safe.
         let lines: Vec<ProductId> = self
             .load_order(id)
             .await?

@@ -116,9 +116,10 @@ impl OrderProcess {
     }
 
     async fn react(&self, stored: &StoredEvent) -> Result<(), CommandError> {
-        let Ok(event) = OrderEvent::decode_envelope(stored) else {
-            return Ok(());
-        };
+        // An order event this build cannot read is retried, never skipped:
+        // skipping a PaymentProcessed would leave a paid order unconfirmed.
+        let event = OrderEvent::decode_envelope(stored)
+            .map_err(|e| CommandError::Unavailable(e.to_string()))?;
         let Ok(order_id) = stored.aggregate_id.parse::<OrderId>() else {
             return Ok(());
         };

@@ -16,7 +16,7 @@ use crate::store::write::WriteStore;
 use async_nats::jetstream::{self, message::PublishMessage};
 use domain::StoredEvent;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -32,6 +32,8 @@ const MAX_HANDED_OFF: usize = 100_000;
 pub struct RelayWaker {
     queue: Arc<Mutex<VecDeque<StoredEvent>>>,
     notify: Arc<Notify>,
+    /// Set when a hand-off was dropped: the relay reads the outbox next.
+    overflowed: Arc<AtomicBool>,
 }
 
 impl RelayWaker {
@@ -42,6 +44,8 @@ impl RelayWaker {
             let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             if queue.len() + events.len() <= MAX_HANDED_OFF {
                 queue.extend(events.iter().cloned());
+            } else {
+                self.overflowed.store(true, Ordering::Relaxed);
             }
         }
         // notify_one keeps a permit if the relay is busy: no wake-up is lost.
@@ -99,6 +103,12 @@ impl Relay {
                         continue; // more may be waiting in the outbox
                     }
                     scan = None;
+                    if self.waker.overflowed.swap(false, Ordering::Relaxed) {
+                        // Dropped hand-offs are the oldest rows: read them
+                        // now rather than wait for the relay to go idle.
+                        scan = Some(None);
+                        continue;
+                    }
                     if full || self.waker.waiting() > 0 {
                         continue;
                     }
