@@ -1061,3 +1061,43 @@ async fn sign_up_login_and_logout_rotate_and_end_the_session_cookie() {
     assert_eq!(count(&t, AggregateType::Customer).await, 1);
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ups_racing_for_one_email_leave_one_account_and_say_why_to_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = std::sync::Arc::new(TestShop::start(dir.path()).await);
+    let body = r#"{"name":"Twin","email":"twin@example.com","password":"long enough password"}"#;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            t.call("POST", "/api/auth/signup", None, Some(body)).await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let (status, answer) = task.await.unwrap();
+        if status == StatusCode::CREATED {
+            created += 1;
+        } else {
+            // Never a 503 from exhausted retries: the loser is told why.
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+            assert_eq!(answer["field"], json!("email"), "{answer}");
+            assert_eq!(answer["reason"], json!("is already registered"), "{answer}");
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(
+        t.shop
+            .state
+            .write
+            .count(AggregateType::Customer)
+            .await
+            .unwrap(),
+        1
+    );
+    match std::sync::Arc::try_unwrap(t) {
+        Ok(t) => t.stop().await,
+        Err(_) => panic!("test shop still shared"),
+    }
+}
