@@ -96,6 +96,10 @@ pub struct PipelineSettings {
     pub relay_scan_interval_ms: u64,
     pub projector_batch: usize,
     pub ack_wait_ms: u64,
+    pub partitions: u16,
+    pub max_attempts: u32,
+    pub rebuild_batch: usize,
+    pub reconcile_interval_ms: u64,
     pub read_your_writes_wait_ms: u64,
     pub stall_after_ms: u64,
     pub order_sweep_interval_ms: u64,
@@ -116,6 +120,19 @@ impl PipelineSettings {
     }
     pub fn stall_after(&self) -> Duration {
         Duration::from_millis(self.stall_after_ms)
+    }
+    /// `None` when the periodic reconciliation is off.
+    pub fn reconcile_interval(&self) -> Option<Duration> {
+        (self.reconcile_interval_ms > 0).then(|| Duration::from_millis(self.reconcile_interval_ms))
+    }
+    pub fn projector(&self) -> crate::pipeline::projector::ProjectorSettings {
+        crate::pipeline::projector::ProjectorSettings {
+            batch: self.projector_batch.max(1),
+            partitions: self.partitions.clamp(1, 64),
+            max_attempts: self.max_attempts.max(1),
+            ack_wait: self.ack_wait(),
+            log_batch: self.rebuild_batch.max(1),
+        }
     }
 }
 

@@ -34,7 +34,8 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use pipeline::live::LiveHub;
-use pipeline::project_product_views::{self as product_views, ProductViewProjector};
+use pipeline::project_product_views::ProductViews;
+use pipeline::projector::{Projection, Projector, ReadModelOps, ReadModels};
 use pipeline::relay::{Relay, RelayWaker};
 use pipeline::status::PipelineStatus;
 use queries::CatalogService;
@@ -57,6 +58,7 @@ pub struct AppState {
     pub live: LiveHub,
     pub nats: async_nats::Client,
     pub status: Arc<PipelineStatus>,
+    pub read_models: ReadModels,
     pub settings: Arc<Settings>,
     pub leptos: LeptosOptions,
 }
@@ -87,6 +89,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Bus(#[from] pipeline::jetstream::BusError),
+    #[error("read model: {0}")]
+    Projection(#[from] pipeline::projector::ProjectError),
     #[error("live feed: {0}")]
     Live(String),
     #[error("settings: {0}")]
@@ -102,7 +106,6 @@ pub struct Shop {
     pub state: AppState,
     shutdown: CancellationToken,
     relay: JoinHandle<()>,
-    projector: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
     order_process: Mutex<Option<JoinHandle<()>>>,
     events: async_nats::jetstream::stream::Stream,
 }
@@ -146,8 +149,12 @@ impl Shop {
 
         let nats = pipeline::jetstream::connect(nats_url).await?;
         let js = async_nats::jetstream::new(nats.clone());
-        let (events, live_stream) =
-            pipeline::jetstream::ensure_streams(&js, &settings.nats).await?;
+        let (events, live_stream) = pipeline::jetstream::ensure_streams(
+            &js,
+            &settings.nats,
+            settings.pipeline.projector().partitions,
+        )
+        .await?;
 
         let shutdown = CancellationToken::new();
         let live = LiveHub::start(js.clone(), live_stream, shutdown.clone())
@@ -201,6 +208,24 @@ impl Shop {
             .run(shutdown.clone()),
         );
 
+        let product_views = Projector::new(
+            Projection::new(
+                ProductViews,
+                read.clone(),
+                write.clone(),
+                live.clone(),
+                events.clone(),
+                settings.pipeline.projector(),
+            ),
+            shutdown.child_token(),
+        );
+        let read_models = ReadModels(vec![Arc::new(product_views) as Arc<dyn ReadModelOps>]);
+        *status.models.write().unwrap_or_else(|p| p.into_inner()) =
+            read_models.0.iter().map(|m| m.status()).collect();
+        // A consumer of the layout before partitions; its place is taken by
+        // the read models' partition consumers.
+        let _ = events.delete_consumer("project_product_views").await;
+
         let demo_data = settings.demo_data;
         let shop = Shop {
             state: AppState {
@@ -214,16 +239,16 @@ impl Shop {
                 live,
                 nats,
                 status,
+                read_models,
                 settings: Arc::new(settings),
                 leptos,
             },
             shutdown,
             relay,
-            projector: Mutex::new(None),
             order_process: Mutex::new(None),
             events,
         };
-        shop.start_projector().await?;
+        shop.start_read_models().await?;
         shop.start_order_process().await?;
         catalog_commands
             .ensure_house_seller()
@@ -247,32 +272,14 @@ impl Shop {
         Ok(shop)
     }
 
-    /// Starts the product view projector (its durable consumer resumes
-    /// where the last one acknowledged).
-    pub async fn start_projector(&self) -> Result<(), StartError> {
-        // One projector task per read model: the old one goes first.
-        self.crash_projector();
-        let settings = &self.state.settings.pipeline;
-        let consumer = pipeline::jetstream::durable_consumer(
-            &self.events,
-            product_views::NAME,
-            &product_views::FILTER,
-            settings.ack_wait(),
-        )
-        .await?;
-        let token = self.shutdown.child_token();
-        let handle = tokio::spawn(
-            ProductViewProjector {
-                consumer,
-                read: self.state.read.clone(),
-                write: self.state.write.clone(),
-                live: self.state.live.clone(),
-                status: self.state.status.clone(),
-                batch: settings.projector_batch,
-            }
-            .run(token.clone()),
-        );
-        *self.projector.lock().unwrap_or_else(|p| p.into_inner()) = Some((token, handle));
+    /// Starts every read model's projector (building a first generation
+    /// from the event log when there is none).
+    async fn start_read_models(&self) -> Result<(), StartError> {
+        // Only the concrete projectors know how to start; the registry holds
+        // them type-erased, so start through `restart` after the first build.
+        for model in &self.state.read_models.0 {
+            model.start().await?;
+        }
         Ok(())
     }
 
@@ -301,17 +308,20 @@ impl Shop {
         Ok(())
     }
 
-    /// Kills the projector task where it stands, as a crash would: nothing
-    /// is acknowledged or flushed on the way out.
-    pub fn crash_projector(&self) {
-        if let Some((_, handle)) = self
-            .projector
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            handle.abort();
+    /// Kills every read model's partition tasks where they stand, as a
+    /// crash would: nothing is acknowledged or flushed on the way out.
+    pub async fn crash_projectors(&self) {
+        for model in &self.state.read_models.0 {
+            model.crash().await;
         }
+    }
+
+    /// Starts the read models' partition tasks again after a crash.
+    pub async fn restart_projectors(&self) -> Result<(), StartError> {
+        for model in &self.state.read_models.0 {
+            model.restart().await?;
+        }
+        Ok(())
     }
 
     /// The HTTP app: JSON API, live feed, health, Leptos pages and server
@@ -344,13 +354,8 @@ impl Shop {
     /// Stops the background tasks and waits for them.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let projector = self
-            .projector
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some((_, handle)) = projector {
-            let _ = handle.await;
+        for model in &self.state.read_models.0 {
+            model.stop().await;
         }
         let process = self
             .order_process

@@ -209,7 +209,7 @@ async fn health_reports_ok_then_degraded_when_the_projector_stalls() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["status"], json!("ok"), "{health}");
 
-    t.shop.crash_projector();
+    t.shop.crash_projectors().await;
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let (status, health) = call(&t, "GET", "/health", None).await;
     assert_eq!(status, StatusCode::OK, "commands still work: not a 503");

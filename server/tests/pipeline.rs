@@ -88,7 +88,7 @@ async fn a_read_asking_for_an_unprojected_version_falls_back_to_the_write_model(
     t.create_product(cmd).await.unwrap();
     t.wait_for_version(id, 1, Duration::from_secs(15)).await;
 
-    t.shop.crash_projector();
+    t.shop.crash_projectors().await;
     let receipt = t.change_price(change(id, 1_200)).await.unwrap();
     let read = t
         .shop
@@ -116,7 +116,7 @@ async fn a_read_asking_for_an_unprojected_version_falls_back_to_the_write_model(
         .unwrap();
     assert_eq!((read.source, read.product.version), (ReadSource::Read, 1));
 
-    t.shop.start_projector().await.unwrap();
+    t.shop.restart_projectors().await.unwrap();
     let read_again = t
         .shop
         .state
@@ -155,9 +155,9 @@ async fn projector_crashes_mid_stream_lose_nothing_and_apply_nothing_twice() {
     });
     for pause in [40u64, 90, 150] {
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        t.shop.crash_projector();
+        t.shop.crash_projectors().await;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        t.shop.start_projector().await.unwrap();
+        t.shop.restart_projectors().await.unwrap();
     }
     let event_ids = writer.await.unwrap();
     assert_eq!(event_ids.len(), UPDATES as usize);

@@ -37,9 +37,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     let s = &state.status;
     let stall = state.settings.pipeline.stall_after().as_millis() as i64;
     let relay_since = PipelineStatus::since(&s.relay_heartbeat);
-    let projector_since = PipelineStatus::since(&s.projector_heartbeat);
     let backlog = s.relay_backlog.load(Ordering::Relaxed);
-    let pending = s.projector_pending.load(Ordering::Relaxed);
 
     let mut problems = Vec::new();
     if !write_ok {
@@ -58,12 +56,34 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             "relay is not publishing ({backlog} events waiting in the outbox)"
         ));
     }
-    let projector_ok = !s.projector_failing.load(Ordering::Relaxed)
-        && projector_since.is_some_and(|ms| ms < stall);
-    if !projector_ok {
-        problems.push(format!(
-            "product view projector is stalled ({pending} events pending)"
-        ));
+    let mut projectors = serde_json::Map::new();
+    for model in s.models() {
+        let beat = model.oldest_beat_ms();
+        let ok = !model.failing() && beat.is_some_and(|ms| ms < stall);
+        let behind = model.behind();
+        if !ok {
+            problems.push(format!(
+                "{} projector is stalled ({behind} events behind)",
+                model.name
+            ));
+        }
+        let parked = model.dead_letters.load(Ordering::Relaxed);
+        if parked > 0 {
+            problems.push(format!(
+                "{} has {parked} dead letters waiting for an operator",
+                model.name
+            ));
+        }
+        projectors.insert(
+            model.name.to_owned(),
+            json!({
+                "status": if ok { "up" } else { "down" },
+                "generation": model.generation.load(Ordering::Relaxed),
+                "eventsBehind": behind,
+                "deadLetters": parked,
+                "lastBeatMsAgo": beat,
+            }),
+        );
     }
 
     let (code, status) = if !write_ok || !read_ok {
@@ -79,14 +99,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         "readStore": { "status": up(read_ok) },
         "nats": { "status": up(nats_ok) },
         "relay": { "status": up(relay_ok), "outboxBacklog": backlog, "lastRoundMsAgo": relay_since },
-        "projectors": {
-            "projectProductViews": {
-                "status": up(projector_ok),
-                "pending": pending,
-                "streamSequence": s.projector_sequence.load(Ordering::Relaxed),
-                "lastBeatMsAgo": projector_since,
-            }
-        },
+        "projectors": projectors,
     });
     (
         code,

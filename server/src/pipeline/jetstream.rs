@@ -1,5 +1,10 @@
-//! JetStream layout: one stream of domain events, subjects
-//! `vitrine.events.<aggregate>.<id>`, and one stream of live notices.
+//! JetStream layout: one stream of domain events and one of live notices.
+//!
+//! Events are published to `vitrine.events.<aggregate>.<id>`; the stream's
+//! subject transform stores them as `vitrine.events.<aggregate>.<p>.<id>`,
+//! `p` a hash of the id modulo the partition count, so each read model has
+//! one consumer per partition and an aggregate's events stay in one (a
+//! product and its inventory share an id, hence a partition).
 
 use crate::config::NatsSettings;
 use async_nats::jetstream::{self, consumer, stream};
@@ -10,6 +15,20 @@ pub const LIVE_SUBJECT: &str = "vitrine.live";
 
 pub fn event_subject(aggregate_type: &str, aggregate_id: &str) -> String {
     format!("vitrine.events.{aggregate_type}.{aggregate_id}")
+}
+
+/// The stored subjects of one aggregate type's events in one partition.
+pub fn partition_subject(aggregate_type: &str, partition: u16) -> String {
+    format!("vitrine.events.{aggregate_type}.{partition}.*")
+}
+
+fn partition_transform(partitions: u16) -> stream::SubjectTransform {
+    stream::SubjectTransform {
+        source: "vitrine.events.*.*".into(),
+        destination: format!(
+            "vitrine.events.{{{{wildcard(1)}}}}.{{{{partition({partitions},2)}}}}.{{{{wildcard(2)}}}}"
+        ),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +58,7 @@ pub async fn connect(url: &str) -> Result<async_nats::Client, BusError> {
 pub async fn ensure_streams(
     js: &jetstream::Context,
     settings: &NatsSettings,
+    partitions: u16,
 ) -> Result<(stream::Stream, stream::Stream), BusError> {
     js.create_or_update_stream(stream::Config {
         name: settings.events_stream.clone(),
@@ -52,6 +72,7 @@ pub async fn ensure_streams(
         // The relay re-publishes after a crash between publish and delete;
         // the event id as Nats-Msg-Id makes that a no-op.
         duplicate_window: Duration::from_secs(120),
+        subject_transform: Some(partition_transform(partitions)),
         ..Default::default()
     })
     .await
@@ -95,6 +116,40 @@ pub async fn durable_consumer(
             ack_wait,
             // Never give up redelivering: a message JetStream stops
             // redelivering would be skipped silently.
+            max_deliver: -1,
+            max_ack_pending: 20_000,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| BusError::Setup(e.to_string()))
+}
+
+/// The durable pull consumer of one partition of a read model, starting at
+/// `start_sequence` when it is created.
+///
+/// `max_deliver` is unlimited: JetStream giving up would skip an event with
+/// only an advisory; the projector parks failing events itself, durably.
+/// Redelivery after a failure is paced by the projector's delayed negative
+/// acks (0.5 s doubling to 30 s), not by a consumer `backoff`, which would
+/// also slow redelivery after a crash. `ack_wait` covers a batch's commit.
+pub async fn partition_consumer(
+    events: &stream::Stream,
+    name: &str,
+    filter_subjects: Vec<String>,
+    start_sequence: u64,
+    ack_wait: Duration,
+) -> Result<consumer::PullConsumer, BusError> {
+    events
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some(name.to_owned()),
+            filter_subjects,
+            ack_policy: consumer::AckPolicy::Explicit,
+            deliver_policy: if start_sequence <= 1 {
+                consumer::DeliverPolicy::All
+            } else {
+                consumer::DeliverPolicy::ByStartSequence { start_sequence }
+            },
+            ack_wait,
             max_deliver: -1,
             max_ack_pending: 20_000,
             ..Default::default()

@@ -5,5 +5,6 @@ pub mod jetstream;
 pub mod live;
 pub mod process_orders;
 pub mod project_product_views;
+pub mod projector;
 pub mod relay;
 pub mod status;

@@ -1,7 +1,9 @@
 //! What the pipeline's tasks report about themselves, for /health and for
 //! list reads' `stale` flag.
 
+use super::projector::status::ModelStatus;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
 fn now_millis() -> i64 {
@@ -15,21 +17,25 @@ pub struct PipelineStatus {
     pub relay_failing: AtomicBool,
     /// When the relay last finished a round (unix ms).
     pub relay_heartbeat: AtomicI64,
-    /// Messages the projector's consumer still has to deliver, as last reported.
-    pub projector_pending: AtomicU64,
-    pub projector_failing: AtomicBool,
-    pub projector_heartbeat: AtomicI64,
-    /// The last stream sequence the projector applied.
-    pub projector_sequence: AtomicU64,
+    /// Commit time of the oldest event the relay still has to publish (unix
+    /// ms; 0 when none): the relay's lag.
+    pub relay_oldest_unpublished: AtomicI64,
+    /// Each read model's projector.
+    pub models: RwLock<Vec<Arc<ModelStatus>>>,
 }
 
 impl PipelineStatus {
     pub fn relay_beat(&self) {
         self.relay_heartbeat.store(now_millis(), Ordering::Relaxed);
     }
-    pub fn projector_beat(&self) {
-        self.projector_heartbeat
-            .store(now_millis(), Ordering::Relaxed);
+    pub fn models(&self) -> Vec<Arc<ModelStatus>> {
+        self.models
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+    pub fn model(&self, name: &str) -> Option<Arc<ModelStatus>> {
+        self.models().into_iter().find(|m| m.name == name)
     }
     /// Milliseconds since the given heartbeat; `None` before the first one.
     pub fn since(heartbeat: &AtomicI64) -> Option<i64> {
@@ -41,6 +47,6 @@ impl PipelineStatus {
     /// True when the read side is known to be behind the write side.
     pub fn lagging(&self) -> bool {
         self.relay_backlog.load(Ordering::Relaxed) > 0
-            || self.projector_pending.load(Ordering::Relaxed) > 0
+            || self.models().iter().any(|m| m.behind() > 0)
     }
 }

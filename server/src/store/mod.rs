@@ -3,6 +3,7 @@
 //! projector checkpoints). Separate databases, so the read side can be
 //! rebuilt, moved or scaled without touching the write side.
 
+pub mod projections;
 pub mod read;
 pub mod write;
 

@@ -3,7 +3,7 @@
 //! transaction ([`Commit`]); plus accounts and the idempotency records.
 
 use super::{decode_all, migrate, Db, Migration, StoreError, CONFLICT_MARKER};
-use domain::{AggregateType, StoredEvent};
+use domain::{AggregateType, EventId, StoredEvent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -360,6 +360,46 @@ impl WriteStore {
             .await?
             .check()?;
         Ok(())
+    }
+
+    /// The event log in event-id order (UUIDv7: commit time, near enough;
+    /// per aggregate exact, since a version is written after its
+    /// predecessor committed), only the given aggregate types, after
+    /// `cursor`. A rebuild reads the log with this, a key range scan.
+    pub async fn log_after(
+        &self,
+        cursor: Option<EventId>,
+        types: &[AggregateType],
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        // The cursor is a UUID we wrote: safe to put in the range literal.
+        let from = match cursor {
+            Some(id) => format!("event:⟨{id}⟩>.."),
+            None => "event".to_owned(),
+        };
+        let types: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT * OMIT id FROM {from} WHERE aggregateType IN $types LIMIT $limit"
+            ))
+            .bind(("types", types))
+            .bind(("limit", limit as i64))
+            .await?;
+        let rows: Vec<serde_json::Value> = res.take(0)?;
+        decode_all(rows)
+    }
+
+    /// How many events of these aggregate types the log holds.
+    pub async fn count_log(&self, types: &[AggregateType]) -> Result<u64, StoreError> {
+        let types: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+        let mut res = self
+            .db
+            .query("RETURN count(SELECT VALUE id FROM event WHERE aggregateType IN $types)")
+            .bind(("types", types))
+            .await?;
+        let n: Option<u64> = res.take(0)?;
+        Ok(n.unwrap_or(0))
     }
 
     /// Events of one aggregate with versions in `from..=to`, in order: the log
