@@ -112,12 +112,25 @@ pub struct DeadLetter {
     pub parked_at: OffsetDateTime,
 }
 
+/// The `aggregate` of a message that is not an event at all.
+pub const UNREADABLE: &str = "unreadable";
+
 impl DeadLetter {
     /// The row's key: sorts an aggregate's letters by version.
     pub fn key(&self) -> String {
         match (&self.stream_sequence, self.aggregate.as_str()) {
-            (Some(seq), "unreadable") => format!("unreadable:{seq:020}"),
+            (Some(seq), UNREADABLE) => format!("{UNREADABLE}:{seq:020}"),
             _ => format!("{}:{:020}", self.aggregate, self.aggregate_version),
+        }
+    }
+
+    /// Is this the letter an operator names by `version` (an unreadable
+    /// message's is its stream sequence)?
+    pub fn matches(&self, version: u64) -> bool {
+        if self.aggregate == UNREADABLE {
+            self.stream_sequence == Some(version)
+        } else {
+            self.aggregate_version == version
         }
     }
 }

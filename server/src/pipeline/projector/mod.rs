@@ -28,7 +28,7 @@ pub mod status;
 use super::jetstream::{self as layout, BusError};
 use super::live::LiveHub;
 use crate::store::projections::{
-    generation_table, BatchWrite, Checkpoint, DeadLetter, RecordWrite,
+    generation_table, BatchWrite, Checkpoint, DeadLetter, RecordWrite, UNREADABLE,
 };
 use crate::store::read::ReadStore;
 use crate::store::write::WriteStore;
@@ -133,6 +133,14 @@ fn retry_delay(attempts: u32) -> Duration {
     (Duration::from_millis(500) * 2u32.pow(exp)).min(Duration::from_secs(30))
 }
 
+/// Dead letter statuses: this event failed to apply; an earlier event of its
+/// aggregate is parked; it waits for a version that has not arrived; an
+/// operator skipped it.
+pub const PARKED: &str = "parked";
+pub const HELD: &str = "held";
+pub const WAITING: &str = "waiting";
+pub const SKIPPED: &str = "skipped";
+
 /// One event to apply and where it came from.
 struct Incoming {
     event: StoredEvent,
@@ -191,6 +199,8 @@ pub struct Projection<M: ReadModel> {
     pub status: Arc<ModelStatus>,
     /// Fold failures per event, for the parking decision.
     attempts: Mutex<HashMap<EventId, u32>>,
+    /// Aggregates (per generation) with events held for a gap.
+    waiting: Mutex<HashSet<(u32, String)>>,
 }
 
 /// A generation's partition tasks.
@@ -229,6 +239,7 @@ impl<M: ReadModel> Projection<M> {
             settings,
             status,
             attempts: Mutex::new(HashMap::new()),
+            waiting: Mutex::new(HashSet::new()),
         }
     }
 
@@ -267,11 +278,40 @@ impl<M: ReadModel> Projection<M> {
         &self,
         generation: u32,
         partition: u16,
-        incoming: &[Incoming],
+        mut incoming: Vec<Incoming>,
         retrying: &HashSet<String>,
         mut extra: BatchWrite,
     ) -> Result<(Vec<Verdict>, Vec<ProjectionNotice>, usize), ProjectError> {
         let name = self.model.name();
+        let received = incoming.len();
+        // Events held for a gap join their aggregate's next batch.
+        let waiting_here: Vec<String> = {
+            let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            let mut keys: Vec<String> = incoming
+                .iter()
+                .map(|i| aggregate_key(&i.event))
+                .filter(|k| waiting.contains(&(generation, k.clone())))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys
+        };
+        for key in &waiting_here {
+            for letter in self.read.dead_letters(name, generation, Some(key)).await? {
+                if letter.status != WAITING {
+                    continue;
+                }
+                if let Ok(event) = serde_json::from_value::<StoredEvent>(letter.event.clone()) {
+                    extra.resolved.push(letter.key());
+                    incoming.push(Incoming {
+                        event,
+                        sequence: letter.stream_sequence,
+                        max_attempts: 1,
+                    });
+                }
+            }
+        }
+
         // Aggregates in order of first appearance (stream order: a product's
         // creation comes before its first stock change), each one's events
         // in version order.
@@ -313,6 +353,7 @@ impl<M: ReadModel> Projection<M> {
                 parked_at: now,
             };
         let mut applied = 0usize;
+        let mut now_waiting: Vec<String> = Vec::new();
         for key in &order {
             let idxs = &groups[key];
             let before = positions.get(key).cloned().unwrap_or_default();
@@ -328,7 +369,7 @@ impl<M: ReadModel> Projection<M> {
                         extra.dead_letters.push(letter(
                             e,
                             incoming[i].sequence,
-                            "held",
+                            HELD,
                             &format!("held behind parked version {parked} of {key}"),
                         ));
                     }
@@ -367,14 +408,27 @@ impl<M: ReadModel> Projection<M> {
                         }
                     }
                     if failure.is_none() && pos.version + 1 != e.aggregate_version {
-                        failure = Some((
-                            e.clone(),
-                            format!(
-                                "version {} of {key} is neither in the stream nor in the event log",
-                                pos.version + 1
-                            ),
-                        ));
-                    } else if failure.is_none() {
+                        // The gap is not in the log either (yet): hold this
+                        // and the later events, stored, until it arrives.
+                        let why = format!(
+                            "waiting for version {} of {key}, in neither the stream so far nor the event log",
+                            pos.version + 1
+                        );
+                        for &r in &idxs[j..] {
+                            let later = &incoming[r].event;
+                            if later.aggregate_version > pos.version {
+                                extra.dead_letters.push(letter(
+                                    later,
+                                    incoming[r].sequence,
+                                    WAITING,
+                                    &why,
+                                ));
+                            }
+                        }
+                        now_waiting.push(key.clone());
+                        break;
+                    }
+                    if failure.is_none() {
                         tracing::info!(model = name, aggregate = %key, to = pos.version, "healed a gap from the event log");
                     }
                 }
@@ -400,7 +454,7 @@ impl<M: ReadModel> Projection<M> {
                     if failed.event_id != e.event_id {
                         extra
                             .dead_letters
-                            .push(letter(&failed, None, "parked", &reason));
+                            .push(letter(&failed, None, PARKED, &reason));
                     }
                     for &r in rest {
                         let later = &incoming[r].event;
@@ -408,10 +462,10 @@ impl<M: ReadModel> Projection<M> {
                             continue;
                         }
                         let (status, why) = if later.event_id == failed.event_id {
-                            ("parked", reason.clone())
+                            (PARKED, reason.clone())
                         } else {
                             (
-                                "held",
+                                HELD,
                                 format!(
                                     "held behind parked version {} of {key}",
                                     failed.aggregate_version
@@ -444,17 +498,54 @@ impl<M: ReadModel> Projection<M> {
                 }
             }
         }
+        // Held events fed back in but neither applied nor held again (a
+        // retry verdict cannot reach them: they were acknowledged) park.
+        for (i, inc) in incoming.iter().enumerate().skip(received) {
+            if verdicts[i] != Verdict::Ack {
+                extra.dead_letters.push(letter(
+                    &inc.event,
+                    inc.sequence,
+                    PARKED,
+                    "a held event failed to apply once its gap was filled",
+                ));
+            }
+        }
         let projected_at = OffsetDateTime::now_utc();
         let (records, notices) = self.model.finish(working, generation, projected_at)?;
         extra.records = records;
-        let parked = extra.dead_letters.len();
+        let lettered = !extra.dead_letters.is_empty() || !extra.resolved.is_empty();
         self.read.write_batch(name, generation, extra).await?;
-        if parked > 0 {
+        {
+            let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            for key in waiting_here {
+                waiting.remove(&(generation, key));
+            }
+            for key in now_waiting {
+                waiting.insert((generation, key));
+            }
+        }
+        if lettered {
             self.status
                 .refresh_dead_letters(&self.read, generation)
                 .await;
         }
+        verdicts.truncate(received);
         Ok((verdicts, notices, applied))
+    }
+
+    /// Remembers the aggregates with events held for a gap (after a restart).
+    async fn load_waiting(&self, generation: u32) -> Result<(), ProjectError> {
+        let letters = self
+            .read
+            .dead_letters(self.model.name(), generation, None)
+            .await?;
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        for letter in letters {
+            if letter.status == WAITING {
+                waiting.insert((generation, letter.aggregate));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -528,6 +619,7 @@ impl<M: ReadModel> Projector<M> {
         let serving = Arc::new(AtomicBool::new(
             s.read.generations().get(s.model.name()) == Some(generation),
         ));
+        s.load_waiting(generation).await?;
         let mut tasks = Vec::new();
         let mut controls = Vec::new();
         for partition in 0..s.settings.partitions {
@@ -659,7 +751,7 @@ impl<M: ReadModel> Projector<M> {
             .read
             .dead_letters(s.model.name(), generation, Some(&aggregate))
             .await?;
-        let Some(letter) = letters.iter().find(|l| l.aggregate_version == version) else {
+        let Some(letter) = letters.iter().find(|l| l.matches(version)) else {
             return Err(ProjectError::Refused(format!(
                 "{aggregate} has no dead letter at version {version}"
             )));
@@ -887,7 +979,7 @@ impl<M: ReadModel> PartitionWorker<M> {
                 Err(e) => {
                     tracing::error!(model = s.model.name(), sequence = info.stream_sequence, error = %e, "parked an unreadable message");
                     extra.dead_letters.push(DeadLetter {
-                        aggregate: "unreadable".into(),
+                        aggregate: UNREADABLE.into(),
                         aggregate_version: 0,
                         event_id: None,
                         event_type: None,
@@ -896,7 +988,7 @@ impl<M: ReadModel> PartitionWorker<M> {
                         event: serde_json::Value::Null,
                         raw: Some(String::from_utf8_lossy(&m.payload).into_owned()),
                         reason: format!("not an event: {e}"),
-                        status: "parked".into(),
+                        status: PARKED.into(),
                         parked_at: now,
                     });
                 }
@@ -917,7 +1009,7 @@ impl<M: ReadModel> PartitionWorker<M> {
             .apply(
                 self.generation,
                 self.partition,
-                &incoming,
+                incoming,
                 &HashSet::new(),
                 extra,
             )
@@ -980,7 +1072,7 @@ impl<M: ReadModel> PartitionWorker<M> {
             .await?;
         let mut by_aggregate: BTreeMap<String, Vec<DeadLetter>> = BTreeMap::new();
         for letter in letters {
-            if letter.partition == self.partition && letter.status != "skipped" {
+            if letter.partition == self.partition && letter.status != SKIPPED {
                 by_aggregate
                     .entry(letter.aggregate.clone())
                     .or_default()
@@ -1010,20 +1102,20 @@ impl<M: ReadModel> PartitionWorker<M> {
                     }),
                 }
             }
-            let retrying: HashSet<String> = if aggregate == "unreadable" {
+            let retrying: HashSet<String> = if aggregate == UNREADABLE {
                 HashSet::new()
             } else {
                 HashSet::from([aggregate.clone()])
             };
             let (_, notices, applied) = s
-                .apply(self.generation, self.partition, &incoming, &retrying, extra)
+                .apply(self.generation, self.partition, incoming, &retrying, extra)
                 .await?;
             report.applied_events += applied;
             let left = s
                 .read
                 .dead_letters(name, self.generation, Some(&aggregate))
                 .await?;
-            let left: Vec<&DeadLetter> = left.iter().filter(|l| l.status != "skipped").collect();
+            let left: Vec<&DeadLetter> = left.iter().filter(|l| l.status != SKIPPED).collect();
             match left.first() {
                 None => report.drained.push(aggregate),
                 Some(first) => report.still_parked.push((aggregate, first.reason.clone())),
@@ -1046,11 +1138,26 @@ impl<M: ReadModel> PartitionWorker<M> {
             .read
             .dead_letters(name, self.generation, Some(aggregate))
             .await?;
-        let Some(letter) = letters.iter().find(|l| l.aggregate_version == version) else {
+        let Some(letter) = letters.iter().find(|l| l.matches(version)) else {
             return Err(ProjectError::Refused(format!(
                 "{aggregate} has no dead letter at version {version}"
             )));
         };
+        let skipped = DeadLetter {
+            status: SKIPPED.into(),
+            reason: format!(
+                "skipped by an operator; it was parked because: {}",
+                letter.reason
+            ),
+            ..letter.clone()
+        };
+        if letter.aggregate == UNREADABLE {
+            // Not an event of any aggregate: nothing to move past.
+            let mut batch = BatchWrite::default();
+            batch.dead_letters.push(skipped);
+            s.read.write_batch(name, self.generation, batch).await?;
+            return Ok(());
+        }
         let positions = s
             .read
             .positions(name, self.generation, &[aggregate.to_owned()])
@@ -1072,14 +1179,7 @@ impl<M: ReadModel> PartitionWorker<M> {
         position.version = version;
         let mut batch = BatchWrite::default();
         batch.positions.push((aggregate.to_owned(), position));
-        batch.dead_letters.push(DeadLetter {
-            status: "skipped".into(),
-            reason: format!(
-                "skipped by an operator; it was parked because: {}",
-                letter.reason
-            ),
-            ..letter.clone()
-        });
+        batch.dead_letters.push(skipped);
         s.read.write_batch(name, self.generation, batch).await?;
         Ok(())
     }

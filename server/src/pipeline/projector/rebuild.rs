@@ -45,6 +45,11 @@ impl<M: ReadModel> Projector<M> {
             .unwrap_or(0);
         let generation = active + 1;
         self.building_generation.store(generation, Ordering::SeqCst);
+        self.shared.status.set_rebuild(Some(RebuildProgress {
+            generation,
+            phase: "starting".into(),
+            ..Default::default()
+        }));
         let me = self.clone();
         tokio::spawn(async move {
             if let Err(e) = build(me.clone(), generation).await {
@@ -107,12 +112,12 @@ pub(super) async fn build<M: ReadModel>(
 
     let mut cursor = None;
     loop {
-        let events = s
+        let (events, next) = s
             .write
             .log_after(cursor, s.model.aggregates(), s.settings.log_batch)
             .await?;
-        let Some(last) = events.last() else { break };
-        cursor = Some(last.event_id);
+        let Some(next) = next else { break };
+        cursor = Some(next);
         let n = events.len() as u64;
         // Partition by id, as the stream does, so retries find their letters.
         let mut by_partition: std::collections::BTreeMap<u16, Vec<Incoming>> = Default::default();
@@ -128,7 +133,7 @@ pub(super) async fn build<M: ReadModel>(
             s.apply(
                 generation,
                 partition,
-                &incoming,
+                incoming,
                 &HashSet::new(),
                 BatchWrite::default(),
             )
