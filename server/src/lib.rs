@@ -9,7 +9,9 @@
 //! - `http`: JSON API, SSE, health
 //! - `nats_server`: the embedded nats-server child process
 //! - `demo`: demo data
+//! - `cli`: the operator's commands (status, rebuild, dead letters)
 
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
@@ -147,6 +149,7 @@ impl Shop {
                 source,
             })?;
 
+        http::metrics::install();
         let nats = pipeline::jetstream::connect(nats_url).await?;
         let js = async_nats::jetstream::new(nats.clone());
         let (events, live_stream) = pipeline::jetstream::ensure_streams(
@@ -333,6 +336,7 @@ impl Shop {
         let ports = state.ports.clone();
         Router::new()
             .route("/health", get(http::health::health))
+            .route("/metrics", get(http::metrics::render))
             .nest("/api", http::api::routes())
             .leptos_routes_with_context(&state, routes, move || provide_context(ports.clone()), {
                 let options = leptos_options.clone();
@@ -348,6 +352,7 @@ impl Shop {
             .layer(axum::middleware::from_fn(
                 http::cross_site::refuse_cross_site_changes,
             ))
+            .layer(axum::middleware::from_fn(http::metrics::time_commands))
             .with_state(state)
     }
 

@@ -1,5 +1,6 @@
-//! `vitrine`: serves the shop. Starts its own nats-server unless
-//! VITRINE_NATS_URL is set, and stops it on exit.
+//! `vitrine`: serves the shop (starting its own nats-server unless
+//! VITRINE_NATS_URL is set, and stopping it on exit), or runs an operator
+//! command against a running shop (`vitrine --help`).
 
 use anyhow::Context;
 use leptos::config::get_configuration;
@@ -21,7 +22,22 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
 
+    let cli = <server::cli::Cli as clap::Parser>::parse();
     let mut settings = Settings::load().context("reading settings")?;
+    if let Some(command) = cli.command {
+        if !matches!(command, server::cli::Command::Serve) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            return runtime
+                .block_on(server::cli::run(
+                    command,
+                    &settings.admin_email,
+                    &settings.admin_password,
+                ))
+                .map_err(Into::into);
+        }
+    }
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data directory {:?}", settings.data_dir))?;
     settings.data_dir = settings.data_dir.canonicalize()?;

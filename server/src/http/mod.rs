@@ -8,3 +8,4 @@ pub mod error;
 pub mod health;
 pub mod json_body;
 pub mod live;
+pub mod metrics;

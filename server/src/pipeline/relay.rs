@@ -175,9 +175,14 @@ impl Relay {
         }
         let mut acked = Vec::with_capacity(pending.len());
         let mut failure = None;
-        for (event_id, ack) in pending {
+        let lag = metrics::histogram!("vitrine_relay_lag_seconds");
+        for ((event_id, ack), event) in pending.into_iter().zip(events) {
             match ack.await {
-                Ok(_) => acked.push(event_id),
+                Ok(_) => {
+                    // Commit to JetStream's acknowledgement.
+                    lag.record((OffsetDateTime::now_utc() - event.occurred_at).as_seconds_f64());
+                    acked.push(event_id)
+                }
                 Err(e) => {
                     failure = Some(RelayError::Publish(e.to_string()));
                     break;
@@ -190,6 +195,7 @@ impl Relay {
         self.status
             .relay_backlog
             .store(self.waker.waiting() as u64, Ordering::Relaxed);
+        metrics::counter!("vitrine_events_published_total").increment(acked.len() as u64);
         match failure {
             Some(e) => Err(e),
             None => Ok(acked.len()),

@@ -340,6 +340,18 @@ impl WriteStore {
         decode_all(rows)
     }
 
+    /// When the oldest event still in the outbox happened: the relay's lag.
+    pub async fn oldest_unpublished(&self) -> Result<Option<time::OffsetDateTime>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT VALUE event.occurredAt FROM outbox ORDER BY position LIMIT 1")
+            .await?;
+        let rows: Vec<String> = res.take(0)?;
+        Ok(rows.first().and_then(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        }))
+    }
+
     pub async fn outbox_len(&self) -> Result<u64, StoreError> {
         let mut res = self
             .db

@@ -8,6 +8,7 @@
 //! a 422.
 
 mod accounts;
+mod operations;
 mod orders;
 mod products;
 
@@ -48,6 +49,25 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", post(orders::place_order))
         .route("/orders/{id}/{action}", post(orders::transition))
         .route("/live", get(super::live::live_feed))
+        .route("/analytics/sync-status", get(operations::sync_status))
+        .route("/admin/read-models", get(operations::read_models))
+        .route(
+            "/admin/read-models/{name}/rebuild",
+            post(operations::rebuild),
+        )
+        .route(
+            "/admin/read-models/{name}/dead-letters",
+            get(operations::dead_letters),
+        )
+        .route(
+            "/admin/read-models/{name}/dead-letters/retry",
+            post(operations::retry),
+        )
+        .route(
+            "/admin/read-models/{name}/dead-letters/skip",
+            post(operations::skip),
+        )
+        .route_layer(axum::middleware::from_fn(super::metrics::time_commands))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -127,6 +127,10 @@ fn aggregate_key(event: &StoredEvent) -> String {
     format!("{}:{}", event.aggregate_type.as_str(), event.aggregate_id)
 }
 
+fn now_done() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
 /// Negative-ack delay after `attempts` failures: 0.5 s doubling, at most 30 s.
 fn retry_delay(attempts: u32) -> Duration {
     let exp = attempts.saturating_sub(1).min(6);
@@ -450,6 +454,8 @@ impl<M: ReadModel> Projection<M> {
                 let rest = &idxs[j..];
                 if attempts >= incoming[i].max_attempts {
                     tracing::error!(model = name, aggregate = %key, version = failed.aggregate_version, %reason, attempts, "parked an event and its successors");
+                    metrics::counter!("vitrine_events_parked_total", "read_model" => name)
+                        .increment(1);
                     pos.parked_at = Some(failed.aggregate_version);
                     if failed.event_id != e.event_id {
                         extra
@@ -994,9 +1000,11 @@ impl<M: ReadModel> PartitionWorker<M> {
                 }
             }
         }
-        let last_event_time = incoming
+        let events_in_batch: Vec<OffsetDateTime> =
+            incoming.iter().map(|i| i.event.occurred_at).collect();
+        let last_event_time = events_in_batch
             .iter()
-            .map(|i| i.event.occurred_at)
+            .copied()
             .max()
             .or(checkpoint.last_event_time);
         let next = Checkpoint {
@@ -1032,6 +1040,14 @@ impl<M: ReadModel> PartitionWorker<M> {
             }
         }
         if let Some(status) = self.status() {
+            let model = s.model.name();
+            metrics::counter!("vitrine_events_applied_total", "read_model" => model)
+                .increment(applied as u64);
+            let visible =
+                metrics::histogram!("vitrine_event_visible_seconds", "read_model" => model);
+            for event in &events_in_batch {
+                visible.record((now_done() - *event).as_seconds_f64().max(0.0));
+            }
             status.applied(applied as u64, pending, checkpoint);
             status.beat();
             if !notices.is_empty() {
