@@ -105,18 +105,32 @@ impl CommandMeta {
     }
 }
 
+/// One event type of an aggregate and the schema version this build writes
+/// for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventSchema {
+    pub event_type: &'static str,
+    pub version: u16,
+}
+
 /// A typed event payload: its name and schema version in the envelope, its
 /// JSON payload, and how stored payloads (of any version ever written) decode.
+///
+/// Versioning: each event type has its own current version (declared in
+/// [`domain_events!`]). A payload's shape never changes within a version;
+/// a change bumps the version and adds an upcaster step from the previous
+/// one, so every version ever written stays decodable by every later build.
 pub trait DomainEvent: Sized {
     /// The aggregate whose log this event belongs to.
     const AGGREGATE: AggregateType;
 
+    /// Every event type of this aggregate, at the version this build writes.
+    const EVENT_TYPES: &'static [EventSchema];
+
     fn event_type(&self) -> &'static str;
 
-    /// The schema version this build writes.
-    fn schema_version(&self) -> u16 {
-        1
-    }
+    /// The schema version this build writes for this event.
+    fn schema_version(&self) -> u16;
 
     fn payload_json(&self) -> serde_json::Value;
 
@@ -127,16 +141,33 @@ pub trait DomainEvent: Sized {
         payload: &serde_json::Value,
     ) -> Option<Result<Self, serde_json::Error>>;
 
-    /// Rewrites a payload of an older schema version into the current shape.
-    /// Every version ever written must stay decodable; none is older yet.
-    fn upcast(
-        _event_type: &str,
-        _from_version: u16,
-        _payload: serde_json::Value,
-    ) -> Result<serde_json::Value, String> {
-        Err("unknown schema version".into())
+    /// The version this build writes for `event_type`; `None` for an event
+    /// type this aggregate does not have.
+    fn current_version(event_type: &str) -> Option<u16> {
+        Self::EVENT_TYPES
+            .iter()
+            .find(|schema| schema.event_type == event_type)
+            .map(|schema| schema.version)
     }
 
+    /// One upcasting step: rewrites a payload of version `from_version` into
+    /// the shape of version `from_version + 1`. [`DomainEvent::decode`] chains
+    /// the steps up to the current version. An aggregate that bumps a version
+    /// provides its steps (`upcast with` in [`domain_events!`]); by default
+    /// no step exists.
+    fn upcast(
+        event_type: &str,
+        from_version: u16,
+        _payload: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        Err(format!(
+            "no upcaster for {event_type} from v{from_version} to v{}",
+            from_version + 1
+        ))
+    }
+
+    /// Decodes a stored payload of any version this build knows, upcasting it
+    /// step by step (v1 → v2 → …) to the current shape first.
     fn decode(
         event_type: &str,
         schema_version: u16,
@@ -147,32 +178,79 @@ pub trait DomainEvent: Sized {
             schema_version,
             reason,
         };
-        let payload = if schema_version == 1 {
-            payload.clone()
-        } else {
-            Self::upcast(event_type, schema_version, payload.clone()).map_err(fail)?
+        let Some(current) = Self::current_version(event_type) else {
+            return Err(fail(format!(
+                "not an event of the {} aggregate",
+                Self::AGGREGATE.as_str()
+            )));
         };
+        if schema_version > current {
+            // Readers may be older than writers during a rolling deploy: the
+            // caller retries or stops; guessing at the shape would corrupt.
+            return Err(fail(format!(
+                "written by a newer build (this build reads up to v{current})"
+            )));
+        }
+        if schema_version == 0 {
+            return Err(fail("schema versions start at 1".into()));
+        }
+        let mut payload = payload.clone();
+        for from in schema_version..current {
+            payload = Self::upcast(event_type, from, payload).map_err(&fail)?;
+        }
         match Self::decode_current(event_type, &payload) {
             Some(Ok(event)) => Ok(event),
             Some(Err(e)) => Err(fail(e.to_string())),
-            None => Err(fail(format!(
-                "not an event of the {} aggregate",
-                Self::AGGREGATE.as_str()
-            ))),
+            // current_version found it, so decode_current knows it too.
+            None => Err(fail("unknown event type".into())),
         }
     }
 
+    /// The typed envelope of a stored event. Its payload has the current
+    /// shape, so its `schema_version` is the current one, not the stored one:
+    /// re-encoding it must not claim an older shape.
     fn decode_envelope(stored: &StoredEvent) -> Result<EventEnvelope<Self>, DecodeError> {
         let payload = Self::decode(&stored.event_type, stored.schema_version, &stored.payload)?;
-        Ok(stored.clone().map_payload(payload))
+        let mut envelope = stored.clone().map_payload(payload);
+        envelope.schema_version = envelope.payload.schema_version();
+        Ok(envelope)
     }
 }
 
 /// Declares an aggregate's event enum: one variant per payload struct of the
-/// same name, and its [`DomainEvent`] implementation.
+/// same name, and its [`DomainEvent`] implementation. A variant is written at
+/// schema version 1 unless it says otherwise (`OrderPlaced = 2`); the
+/// function named by `upcast with` (a [`DomainEvent::upcast`]) must then
+/// bring every older version up one step at a time.
+///
+/// ```text
+/// domain_events!(
+///     /// Everything that happens to an order.
+///     OrderEvent for Order upcast with upcast_order_event {
+///         OrderPlaced = 2,
+///         OrderShipped,
+///     }
+/// );
+/// ```
 #[macro_export]
 macro_rules! domain_events {
-    ($(#[$doc:meta])* $enum:ident for $aggregate:ident { $($variant:ident),+ $(,)? }) => {
+    (@version) => { 1 };
+    (@version $version:literal) => { $version };
+    (@upcast) => {};
+    (@upcast $upcast:path) => {
+        fn upcast(
+            event_type: &str,
+            from_version: u16,
+            payload: serde_json::Value,
+        ) -> Result<serde_json::Value, String> {
+            $upcast(event_type, from_version, payload)
+        }
+    };
+    (
+        $(#[$doc:meta])* $enum:ident for $aggregate:ident
+        $(upcast with $upcast:path)?
+        { $($variant:ident $(= $version:literal)?),+ $(,)? }
+    ) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub enum $enum {
@@ -182,9 +260,22 @@ macro_rules! domain_events {
         impl $crate::event::DomainEvent for $enum {
             const AGGREGATE: $crate::event::AggregateType = $crate::event::AggregateType::$aggregate;
 
+            const EVENT_TYPES: &'static [$crate::event::EventSchema] = &[
+                $($crate::event::EventSchema {
+                    event_type: stringify!($variant),
+                    version: $crate::domain_events!(@version $($version)?),
+                }),+
+            ];
+
             fn event_type(&self) -> &'static str {
                 match self {
                     $($enum::$variant(_) => stringify!($variant)),+
+                }
+            }
+
+            fn schema_version(&self) -> u16 {
+                match self {
+                    $($enum::$variant(_) => $crate::domain_events!(@version $($version)?)),+
                 }
             }
 
@@ -207,6 +298,8 @@ macro_rules! domain_events {
                     _ => None,
                 }
             }
+
+            $crate::domain_events!(@upcast $($upcast)?);
         }
     };
 }

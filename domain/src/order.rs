@@ -83,6 +83,10 @@ pub enum PaymentOutcome {
 pub struct OrderLine {
     pub product_id: ProductId,
     pub product_name: String,
+    /// The product's category when it was bought (since `OrderPlaced` v2),
+    /// so sales by category and order history need no catalog lookup and do
+    /// not change when the product is recategorized later.
+    pub category: String,
     pub unit_price: Money,
     pub quantity: u32,
     pub line_total: Money,
@@ -140,8 +144,9 @@ pub struct OrderReturned {
 
 crate::domain_events!(
     /// Everything that happens to an order.
-    OrderEvent for Order {
-        OrderPlaced,
+    OrderEvent for Order upcast with upcast_order_event {
+        // v2: each line records its product's category.
+        OrderPlaced = 2,
         PaymentProcessed,
         PaymentDeclined,
         OrderConfirmed,
@@ -151,6 +156,56 @@ crate::domain_events!(
         OrderReturned,
     }
 );
+
+/// The category given to lines of orders placed before lines recorded one.
+/// An old event cannot know better: the product may have been recategorized
+/// or deleted since, so its current category would be a guess presented as
+/// a fact.
+pub const UNKNOWN_CATEGORY: &str = "uncategorized";
+
+/// Upcasts a stored order event one schema version (see
+/// [`crate::event::DomainEvent::upcast`]).
+fn upcast_order_event(
+    event_type: &str,
+    from_version: u16,
+    mut payload: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    match (event_type, from_version) {
+        ("OrderPlaced", 1) => {
+            let lines = payload
+                .get_mut("lines")
+                .ok_or("OrderPlaced v1 without lines")?;
+            add_unknown_category(lines);
+            Ok(payload)
+        }
+        _ => Err(format!(
+            "no upcaster for {event_type} from v{from_version} to v{}",
+            from_version + 1
+        )),
+    }
+}
+
+/// Gives every line without a category [`UNKNOWN_CATEGORY`].
+fn add_unknown_category(lines: &mut serde_json::Value) {
+    for line in lines.as_array_mut().into_iter().flatten() {
+        if let Some(line) = line.as_object_mut() {
+            line.entry("category")
+                .or_insert_with(|| UNKNOWN_CATEGORY.into());
+        }
+    }
+}
+
+/// The order rows of the write model hold the lines too, and rows carry no
+/// schema version: rows of orders placed before `OrderPlaced` v2 are read
+/// the way the upcaster reads their events.
+fn lines_of_any_row<'de, D>(deserializer: D) -> Result<Vec<OrderLine>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let mut lines = serde_json::Value::deserialize(deserializer)?;
+    add_unknown_category(&mut lines);
+    serde_json::from_value(lines).map_err(serde::de::Error::custom)
+}
 
 // ---- state ------------------------------------------------------------------
 
@@ -219,6 +274,7 @@ pub struct Order {
     pub version: u64,
     pub status: OrderStatus,
     pub customer_id: Option<CustomerId>,
+    #[serde(deserialize_with = "lines_of_any_row")]
     pub lines: Vec<OrderLine>,
     pub total: Money,
     /// What the customer has paid and not been refunded.
@@ -368,6 +424,7 @@ pub fn decide_place(
         lines.push(OrderLine {
             product_id: item.product_id,
             product_name: product.details.name.clone(),
+            category: product.details.category.clone(),
             unit_price: product.price,
             quantity,
             line_total: Money::from_minor(line_total),
@@ -580,13 +637,17 @@ mod tests {
     const REASON: &str = "changed my mind";
 
     fn product(name: &str, price: i64) -> Product {
+        product_in(name, "Home", price)
+    }
+
+    fn product_in(name: &str, category: &str, price: i64) -> Product {
         product::evolve(
             Product::default(),
             &ProductEvent::ProductCreated(ProductCreated {
                 seller_id: SellerId::HOUSE,
                 details: ProductDetails {
                     name: name.into(),
-                    category: "Home".into(),
+                    category: category.into(),
                     ..ProductDetails::default()
                 },
                 price: Money::from_minor(price),
@@ -652,8 +713,9 @@ mod tests {
         matches!(result, Err(DomainError::Forbidden { .. }))
     }
 
-    /// A shop with a lamp (12.50, 10 in stock) and a mug (4.00, 20 in stock),
-    /// one customer, and the events of one order of 2 lamps and 3 mugs.
+    /// A shop with a lamp (Lighting, 12.50, 10 in stock) and a mug (Kitchen,
+    /// 4.00, 20 in stock), one customer, and the events of one order of 2
+    /// lamps and 3 mugs.
     struct Fixture {
         lamp: ProductId,
         mug: ProductId,
@@ -667,8 +729,11 @@ mod tests {
             let lamp = ProductId::new();
             let mug = ProductId::new();
             let catalog = HashMap::from([
-                (lamp, (product("Desk lamp", LAMP_PRICE), stock(10))),
-                (mug, (product("Mug", MUG_PRICE), stock(20))),
+                (
+                    lamp,
+                    (product_in("Desk lamp", "Lighting", LAMP_PRICE), stock(10)),
+                ),
+                (mug, (product_in("Mug", "Kitchen", MUG_PRICE), stock(20))),
             ]);
             Fixture {
                 lamp,
@@ -706,6 +771,7 @@ mod tests {
                 OrderLine {
                     product_id: self.lamp,
                     product_name: "Desk lamp".into(),
+                    category: "Lighting".into(),
                     unit_price: Money::from_minor(LAMP_PRICE),
                     quantity: 2,
                     line_total: Money::from_minor(2 * LAMP_PRICE),
@@ -713,6 +779,7 @@ mod tests {
                 OrderLine {
                     product_id: self.mug,
                     product_name: "Mug".into(),
+                    category: "Kitchen".into(),
                     unit_price: Money::from_minor(MUG_PRICE),
                     quantity: 3,
                     line_total: Money::from_minor(3 * MUG_PRICE),
@@ -1018,6 +1085,7 @@ mod tests {
             vec![OrderLine {
                 product_id: fx.lamp,
                 product_name: "Desk lamp".into(),
+                category: "Lighting".into(),
                 unit_price: Money::from_minor(1_999),
                 quantity: 3,
                 line_total: Money::from_minor(5_997),
@@ -1582,5 +1650,107 @@ mod tests {
         }
         assert!(OrderEvent::decode("StockReserved", 1, &serde_json::json!({})).is_err());
         assert!(OrderEvent::decode("OrderPlaced", 2, &serde_json::json!({})).is_err());
+    }
+
+    /// The fixture's `OrderPlaced` as a build before v2 wrote it.
+    fn order_placed_v1(fx: &Fixture) -> serde_json::Value {
+        let mut payload = fx.placed().payload_json();
+        for line in payload["lines"].as_array_mut().unwrap() {
+            line.as_object_mut().unwrap().remove("category");
+        }
+        payload
+    }
+
+    fn with_unknown_categories(fx: &Fixture) -> OrderEvent {
+        let mut lines = fx.lines();
+        for line in &mut lines {
+            line.category = UNKNOWN_CATEGORY.into();
+        }
+        OrderEvent::OrderPlaced(OrderPlaced {
+            customer_id: fx.customer,
+            lines,
+            total: Money::from_minor(TOTAL),
+        })
+    }
+
+    #[test]
+    fn order_placed_is_written_at_v2_and_everything_else_at_v1() {
+        let fx = Fixture::new();
+        assert_eq!(fx.placed().schema_version(), 2);
+        for event in fx.history(OrderStatus::Returned).iter().skip(1) {
+            assert_eq!(event.schema_version(), 1, "{}", event.event_type());
+        }
+    }
+
+    #[test]
+    fn order_placed_v1_upcasts_to_v2_with_unknown_categories() {
+        let fx = Fixture::new();
+        let v1 = order_placed_v1(&fx);
+        assert!(v1["lines"][0].get("category").is_none());
+        let mut v2 = v1.clone();
+        for line in v2["lines"].as_array_mut().unwrap() {
+            line["category"] = UNKNOWN_CATEGORY.into();
+        }
+        assert_eq!(upcast_order_event("OrderPlaced", 1, v1.clone()), Ok(v2));
+        assert_eq!(
+            OrderEvent::decode("OrderPlaced", 1, &v1),
+            Ok(with_unknown_categories(&fx))
+        );
+        // A v1 payload is not a v2 one: v2 requires the category.
+        assert!(OrderEvent::decode("OrderPlaced", 2, &v1).is_err());
+        assert!(OrderEvent::decode("OrderPlaced", 1, &serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn a_decoded_v1_envelope_says_it_now_holds_v2() {
+        let fx = Fixture::new();
+        let stored = crate::event::StoredEvent {
+            event_id: crate::ids::EventId::new(),
+            event_type: "OrderPlaced".into(),
+            schema_version: 1,
+            aggregate_type: crate::event::AggregateType::Order,
+            aggregate_id: fx.order_id.to_string(),
+            aggregate_version: 1,
+            occurred_at: time::OffsetDateTime::UNIX_EPOCH,
+            actor: fx.owner(),
+            command_id: crate::ids::CommandId::new(),
+            correlation_id: uuid::Uuid::nil(),
+            payload: order_placed_v1(&fx),
+        };
+        let decoded = OrderEvent::decode_envelope(&stored).unwrap();
+        assert_eq!(decoded.schema_version, 2);
+        assert_eq!(decoded.payload, with_unknown_categories(&fx));
+    }
+
+    #[test]
+    fn a_version_newer_than_this_build_is_an_error_not_a_guess() {
+        let fx = Fixture::new();
+        let payload = fx.placed().payload_json();
+        let error = OrderEvent::decode("OrderPlaced", 3, &payload).unwrap_err();
+        assert_eq!(error.schema_version, 3);
+        assert!(error.reason.contains("written by a newer build"), "{error}");
+        let shipped = OrderEvent::decode(
+            "OrderShipped",
+            2,
+            &serde_json::json!({"trackingNumber": "T"}),
+        );
+        assert!(shipped.unwrap_err().reason.contains("newer build"));
+        assert!(OrderEvent::decode("OrderPlaced", u16::MAX, &payload).is_err());
+        assert!(OrderEvent::decode("OrderPlaced", 0, &payload).is_err());
+    }
+
+    #[test]
+    fn order_rows_written_before_v2_read_with_unknown_categories() {
+        let fx = Fixture::new();
+        let order = fx.order_in(OrderStatus::Paid);
+        let mut row = serde_json::to_value(&order).unwrap();
+        assert_eq!(serde_json::from_value::<Order>(row.clone()).unwrap(), order);
+        for line in row["lines"].as_array_mut().unwrap() {
+            line.as_object_mut().unwrap().remove("category");
+        }
+        let old: Order = serde_json::from_value(row).unwrap();
+        assert_eq!(old.lines.len(), 2);
+        assert!(old.lines.iter().all(|l| l.category == UNKNOWN_CATEGORY));
+        assert_eq!(old.status, OrderStatus::Paid);
     }
 }

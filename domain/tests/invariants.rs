@@ -896,6 +896,7 @@ fn check_order(order: &Order, shop: &Shop, policy: &OrderPolicy) -> Result<(), T
         let product = &shop.products[&line.product_id];
         prop_assert_eq!(line.unit_price, product.price, "priced from the catalog");
         prop_assert_eq!(&line.product_name, &product.details.name);
+        prop_assert_eq!(&line.category, &product.details.category);
         prop_assert!(!order.lines[..i]
             .iter()
             .any(|o| o.product_id == line.product_id));

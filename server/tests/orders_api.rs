@@ -185,6 +185,7 @@ async fn an_order_lives_from_placement_to_return_at_catalog_prices() {
     assert_eq!(order.total, Money::from_minor(5_000));
     assert_eq!(order.lines.len(), 1);
     assert_eq!(order.lines[0].product_id.to_string(), product);
+    assert_eq!(order.lines[0].category, "Home", "the category as bought");
     assert_eq!(order.lines[0].unit_price, Money::from_minor(2_500));
     assert_eq!(order.lines[0].quantity, 2);
     assert_eq!(order.lines[0].line_total, Money::from_minor(5_000));
