@@ -38,6 +38,11 @@ impl AggregateType {
             AggregateType::Order => "order",
         }
     }
+
+    /// The aggregate type named by [`AggregateType::as_str`].
+    pub fn parse(name: &str) -> Option<AggregateType> {
+        AggregateType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,6 +38,15 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Compare a read model with the write model and repair what drifted.
+    Reconcile {
+        read_model: String,
+        /// Only report; change nothing.
+        #[arg(long)]
+        report_only: bool,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Events a read model parked: list, show, retry, skip.
     DeadLetters {
         #[command(subcommand)]
@@ -251,6 +260,24 @@ pub async fn run(command: Command, email: &str, password: &str) -> Result<(), Cl
                     return Ok(());
                 }
             }
+        }
+        Command::Reconcile {
+            read_model,
+            report_only,
+            target,
+        } => {
+            let client = Client::connect(&target, email, password).await?;
+            let body = serde_json::json!({ "repair": !report_only });
+            print(
+                &client
+                    .call(
+                        Method::POST,
+                        &format!("/api/admin/read-models/{read_model}/reconcile"),
+                        Some(body),
+                    )
+                    .await?,
+            );
+            Ok(())
         }
         Command::DeadLetters { action } => match action {
             DeadLetterAction::List { read_model, target } => {

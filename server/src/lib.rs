@@ -103,6 +103,37 @@ pub enum StartError {
     Setup(domain::CommandError),
 }
 
+/// Compares every read model with the write model now and then, repairing
+/// drift through the projection path (see `Projector::reconcile`).
+async fn reconcile_periodically(
+    models: ReadModels,
+    every: std::time::Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        for model in &models.0 {
+            match model.reconcile(true).await {
+                Ok(report) if report.drifts.is_empty() => {
+                    tracing::debug!(read_model = model.name(), "reconciled: no drift")
+                }
+                Ok(report) => tracing::warn!(
+                    read_model = model.name(),
+                    drifts = report.drifts.len(),
+                    remaining = report.remaining.len(),
+                    "reconciled: repaired drift"
+                ),
+                Err(e) => {
+                    tracing::warn!(read_model = model.name(), error = %e, "reconciliation failed")
+                }
+            }
+        }
+    }
+}
+
 /// A running shop: stores open, relay and projector running.
 pub struct Shop {
     pub state: AppState,
@@ -252,6 +283,13 @@ impl Shop {
             events,
         };
         shop.start_read_models().await?;
+        if let Some(every) = shop.state.settings.pipeline.reconcile_interval() {
+            tokio::spawn(reconcile_periodically(
+                shop.state.read_models.clone(),
+                every,
+                shop.shutdown.child_token(),
+            ));
+        }
         shop.start_order_process().await?;
         catalog_commands
             .ensure_house_seller()

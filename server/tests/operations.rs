@@ -275,3 +275,73 @@ async fn the_cli_reports_status_and_dead_letters_of_a_running_shop() {
     assert!(!out.status.success());
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_finds_drift_against_the_write_model_and_repairs_it() {
+    use server::store::projections::{BatchWrite, RecordWrite};
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestShop::start(dir.path()).await;
+    let admin = t.admin_token().await;
+    let id = product(&t).await;
+    let path = "/api/admin/read-models/product_views/reconcile";
+    let (code, report) = t.call("POST", path, Some(&admin), None).await;
+    assert_eq!(code, StatusCode::OK, "{report}");
+    assert_eq!(report["drifts"], serde_json::json!([]), "{report:#}");
+
+    // Drift as a bug or a hand edit would leave it: a wrong price and stock,
+    // and a page for a product the write model never had.
+    let mut wrong = t.read(id).await.unwrap();
+    wrong.price = Money::from_minor(1);
+    wrong.stock = 99;
+    let mut orphan = wrong.clone();
+    orphan.product_id = ProductId::new();
+    let table = "product_view_g1".to_owned();
+    let batch = BatchWrite {
+        records: [&wrong, &orphan]
+            .iter()
+            .map(|v| RecordWrite {
+                table: table.clone(),
+                id: v.product_id.to_string(),
+                content: serde_json::to_value(v).unwrap(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    t.shop
+        .state
+        .read
+        .write_batch("product_views", 1, batch)
+        .await
+        .unwrap();
+
+    let (code, report) = t
+        .call("POST", path, Some(&admin), Some(r#"{"repair":false}"#))
+        .await;
+    assert_eq!(code, StatusCode::OK, "{report}");
+    let mut fields: Vec<&str> = report["drifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["price,stock", "record"], "{report:#}");
+    assert_eq!(report["repaired"], 0);
+    assert_eq!(t.read(id).await.unwrap().price, Money::from_minor(1));
+
+    let (code, report) = t.call("POST", path, Some(&admin), None).await;
+    assert_eq!(code, StatusCode::OK, "{report}");
+    assert_eq!(report["drifts"].as_array().unwrap().len(), 2);
+    assert_eq!(report["remaining"], serde_json::json!([]), "{report:#}");
+    let view = t.read(id).await.unwrap();
+    assert_eq!(
+        (view.price, view.stock, view.version),
+        (Money::from_minor(3_000), 4, 1)
+    );
+    assert!(t.read(orphan.product_id).await.is_none());
+    let (code, _) = t
+        .call("POST", path, Some(&admin), Some(r#"{"repair":"yes"}"#))
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    t.stop().await;
+}

@@ -1,16 +1,18 @@
 //! The product pages read model: one `ProductView` per product, folding the
 //! product's events and its inventory's (same id, same partition).
 
-use super::projector::ReadModel;
+use super::projector::{Drift, ReadModel};
 use crate::store::projections::{generation_table, RecordWrite};
 use crate::store::read::{ReadStore, PRODUCT_VIEWS, PRODUCT_VIEW_TABLE};
+use crate::store::write::WriteStore;
 use crate::store::{decode_all, StoreError};
 use app::live::{ProjectionNotice, PRODUCT_VIEW};
 use async_trait::async_trait;
-use domain::inventory::InventoryEvent;
-use domain::product::ProductEvent;
+use domain::inventory::{Inventory, InventoryEvent};
+use domain::product::{Product, ProductEvent};
 use domain::views::ProductView;
 use domain::{AggregateType, DomainEvent, EventId, StoredEvent};
+use serde_json::json;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
@@ -98,6 +100,83 @@ impl ReadModel for ProductViews {
         touched.view = Some(view);
         touched.applied.push(event.event_id);
         Ok(())
+    }
+
+    /// Every product and its stock as the write model's rows have them,
+    /// against the product pages: name, price, deletion, stock, versions;
+    /// pages of products the write model does not have are drift too.
+    async fn reconcile(
+        &self,
+        read: &ReadStore,
+        write: &WriteStore,
+        generation: u32,
+    ) -> Result<Vec<Drift>, StoreError> {
+        let table = generation_table(PRODUCT_VIEW_TABLE, generation);
+        let products: Vec<(String, Product)> = write.all_states(AggregateType::Product).await?;
+        let stock: HashMap<String, Inventory> = write
+            .all_states(AggregateType::Inventory)
+            .await?
+            .into_iter()
+            .collect();
+        let mut views: HashMap<String, ProductView> =
+            decode_all::<ProductView>(read.all_records(&table).await?)?
+                .into_iter()
+                .map(|v| (v.product_id.to_string(), v))
+                .collect();
+        let mut drifts = Vec::new();
+        for (id, product) in products {
+            let view = views.remove(&id);
+            let inventory = stock.get(&id).cloned().unwrap_or_default();
+            let expected = json!({
+                "name": product.details.name,
+                "price": product.price,
+                "deleted": product.deleted,
+                "version": product.version,
+                "stock": inventory.available,
+                "inventoryVersion": inventory.version,
+            });
+            let found = view.map_or(serde_json::Value::Null, |v| {
+                json!({
+                    "name": v.name,
+                    "price": v.price,
+                    "deleted": v.deleted,
+                    "version": v.version,
+                    "stock": v.stock,
+                    "inventoryVersion": v.inventory_version,
+                })
+            });
+            let fields: Vec<&str> = match found.as_object() {
+                None => vec!["record"],
+                Some(f) => expected
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, v)| f.get(*k) != Some(*v))
+                    .map(|(k, _)| k.as_str())
+                    .collect(),
+            };
+            if !fields.is_empty() {
+                drifts.push(Drift {
+                    record: format!("{table}:{id}"),
+                    field: fields.join(","),
+                    expected,
+                    found,
+                    aggregates: vec![format!("product:{id}"), format!("inventory:{id}")],
+                    deletes: vec![(table.clone(), id.clone())],
+                });
+            }
+        }
+        for (id, view) in views {
+            drifts.push(Drift {
+                record: format!("{table}:{id}"),
+                field: "record".into(),
+                expected: serde_json::Value::Null,
+                found: json!({ "name": view.name, "version": view.version }),
+                aggregates: vec![format!("product:{id}"), format!("inventory:{id}")],
+                deletes: vec![(table.clone(), id.clone())],
+            });
+        }
+        Ok(drifts)
     }
 
     fn finish(

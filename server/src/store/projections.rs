@@ -148,6 +148,8 @@ pub struct RecordWrite {
 /// Everything one batch changes, written in one transaction.
 #[derive(Debug, Default)]
 pub struct BatchWrite {
+    /// Records removed before the batch's writes (a repair starting over).
+    pub deletes: Vec<(String, String)>,
     pub records: Vec<RecordWrite>,
     pub positions: Vec<(String, Position)>,
     pub dead_letters: Vec<DeadLetter>,
@@ -159,6 +161,7 @@ pub struct BatchWrite {
 }
 
 const BATCH_SCRIPT: &str = "BEGIN TRANSACTION;
+    FOR $x IN $deletes { DELETE type::record($x.t, $x.id) RETURN NONE; };
     FOR $w IN $records { UPSERT type::record($w.t, $w.id) CONTENT $w.c RETURN NONE; };
     FOR $p IN $positions { UPSERT type::record($pt, $p.key) CONTENT $p.row RETURN NONE; };
     FOR $k IN $resolved { DELETE type::record($dt, $k) RETURN NONE; };
@@ -368,9 +371,15 @@ impl ReadStore {
             Some((id, c)) => (id, serde_json::to_value(c)?),
             None => (String::new(), serde_json::Value::Null),
         };
+        let deletes: Vec<serde_json::Value> = batch
+            .deletes
+            .iter()
+            .map(|(t, id)| serde_json::json!({ "t": t, "id": id }))
+            .collect();
         let res = self
             .db
             .query(BATCH_SCRIPT)
+            .bind(("deletes", deletes))
             .bind(("records", serde_json::to_value(&batch.records)?))
             .bind(("positions", serde_json::to_value(&positions)?))
             .bind(("dead", serde_json::to_value(&dead)?))
@@ -402,6 +411,16 @@ impl ReadStore {
             .await?;
         let rows: Vec<serde_json::Value> = res.take(0)?;
         decode_all(rows)
+    }
+
+    /// Every record of a generation's table.
+    pub async fn all_records(&self, table: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM type::table($t)")
+            .bind(("t", table.to_owned()))
+            .await?;
+        Ok(res.take(0)?)
     }
 
     pub async fn dead_letter_count(&self, model: &str, generation: u32) -> Result<u64, StoreError> {

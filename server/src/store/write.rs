@@ -471,6 +471,33 @@ impl WriteStore {
         decode_all(rows)
     }
 
+    /// Every row of one aggregate type's table, by id: what reconciliation
+    /// recomputes the read models from.
+    pub async fn all_states<T: DeserializeOwned>(
+        &self,
+        aggregate: AggregateType,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT meta::id(id) AS key, * OMIT id FROM type::table($table)")
+            .bind(("table", table(aggregate)))
+            .await?;
+        let rows: Vec<serde_json::Value> = res.take(0)?;
+        rows.into_iter()
+            .map(|mut row| {
+                let key = row
+                    .get("key")
+                    .and_then(|k| k.as_str())
+                    .map(str::to_owned)
+                    .unwrap_or_default();
+                if let Some(o) = row.as_object_mut() {
+                    o.remove("key");
+                }
+                Ok((key, serde_json::from_value(row)?))
+            })
+            .collect()
+    }
+
     /// Did this customer receive this product (an order with it delivered and
     /// not returned)? Reviews require it.
     pub async fn has_received(

@@ -56,6 +56,10 @@ pub fn routes() -> Router<AppState> {
             post(operations::rebuild),
         )
         .route(
+            "/admin/read-models/{name}/reconcile",
+            post(operations::reconcile),
+        )
+        .route(
             "/admin/read-models/{name}/dead-letters",
             get(operations::dead_letters),
         )

@@ -230,3 +230,21 @@ pub(crate) async fn skip(
     let report = model(&state, &name)?.skip(aggregate, version).await?;
     Ok(Json(json!(report)))
 }
+
+/// `POST /api/admin/read-models/{name}/reconcile` `{repair?}` (default
+/// true): drift between the read model and the write model, repaired.
+pub(crate) async fn reconcile(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    require_staff(&caller)?;
+    let bytes = read_body(body).await?;
+    let body = JsonBody::parse_optional(&headers, &bytes)?;
+    body.only(&["repair"], &[])?;
+    let repair = !body.present("repair") || body.optional_bool("repair")?;
+    let report = model(&state, &name)?.reconcile(repair).await?;
+    Ok(Json(json!(report)))
+}

@@ -79,6 +79,15 @@ pub trait ReadModel: Send + Sync + 'static {
     /// working set must be unchanged.
     fn fold(&self, working: &mut Self::Working, event: &StoredEvent) -> Result<(), String>;
 
+    /// Recomputes the read model's key figures from the write model, on its
+    /// own (not through the folds), and says where the records differ.
+    async fn reconcile(
+        &self,
+        read: &ReadStore,
+        write: &WriteStore,
+        generation: u32,
+    ) -> Result<Vec<Drift>, StoreError>;
+
     /// The records to write (in the generation's tables) and the notices to
     /// publish once they are committed.
     fn finish(
@@ -161,6 +170,42 @@ enum Verdict {
     Retry(Duration),
 }
 
+/// A read record by table and id.
+pub type RecordRef = (String, String);
+
+/// A read record that differs from what the write model says it should be.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// `<table>:<id>` of the read record.
+    pub record: String,
+    pub field: String,
+    pub expected: serde_json::Value,
+    pub found: serde_json::Value,
+    /// The aggregates (`<type>:<id>`) whose events make the record: a repair
+    /// folds them again from the event log.
+    pub aggregates: Vec<String>,
+    /// Records to remove before that (the record itself, in its table).
+    #[serde(skip)]
+    pub deletes: Vec<RecordRef>,
+}
+
+/// What a reconciliation found and did.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+    pub read_model: &'static str,
+    pub generation: u32,
+    pub drifts: Vec<Drift>,
+    /// Aggregates folded again from the log.
+    pub repaired: usize,
+    /// Drifts left after the repair (records changing meanwhile show here
+    /// until the projection catches up).
+    pub remaining: Vec<Drift>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+}
+
 /// The outcome of an operator's retry or skip.
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -189,6 +234,12 @@ enum Control {
         aggregate: String,
         version: u64,
         reply: oneshot::Sender<Result<RetryReport, ProjectError>>,
+    },
+    /// Fold these aggregates again from the event log, from scratch.
+    Repair {
+        aggregates: Vec<String>,
+        deletes: Vec<RecordRef>,
+        reply: oneshot::Sender<Result<usize, ProjectError>>,
     },
 }
 
@@ -284,6 +335,7 @@ impl<M: ReadModel> Projection<M> {
         partition: u16,
         mut incoming: Vec<Incoming>,
         retrying: &HashSet<String>,
+        fresh: &HashSet<String>,
         mut extra: BatchWrite,
     ) -> Result<(Vec<Verdict>, Vec<ProjectionNotice>, usize), ProjectError> {
         let name = self.model.name();
@@ -336,8 +388,14 @@ impl<M: ReadModel> Projection<M> {
         keys.extend(retrying.iter().cloned());
         keys.sort();
         keys.dedup();
-        let positions = self.read.positions(name, generation, &keys).await?;
-        let refs: Vec<&StoredEvent> = incoming.iter().map(|i| &i.event).collect();
+        let mut positions = self.read.positions(name, generation, &keys).await?;
+        // Aggregates being repaired start over: no position, no record.
+        positions.retain(|k, _| !fresh.contains(k));
+        let refs: Vec<&StoredEvent> = incoming
+            .iter()
+            .map(|i| &i.event)
+            .filter(|e| !fresh.contains(&aggregate_key(e)))
+            .collect();
         let mut working = self.model.load(&self.read, generation, &refs).await?;
 
         let mut verdicts = vec![Verdict::Ack; incoming.len()];
@@ -778,6 +836,71 @@ impl<M: ReadModel> Projector<M> {
         answer.await.map_err(|_| ProjectError::Stopped)?
     }
 
+    /// Compares the read model with the write model; with `repair`, folds
+    /// every drifted record's aggregates again from the event log (through
+    /// the partitions' tasks, like any event) and checks again.
+    pub async fn reconcile(&self, repair: bool) -> Result<ReconcileReport, ProjectError> {
+        let s = &self.shared;
+        let generation = self.active_generation()?;
+        let drifts = s.model.reconcile(&s.read, &s.write, generation).await?;
+        let mut repaired = 0;
+        let mut remaining = drifts.clone();
+        if repair && !drifts.is_empty() {
+            let partitions = s.settings.partitions;
+            let mut work: BTreeMap<u16, (Vec<String>, Vec<RecordRef>)> = BTreeMap::new();
+            for drift in &drifts {
+                for key in &drift.aggregates {
+                    let id = key.split_once(':').map_or(key.as_str(), |(_, id)| id);
+                    let entry = work.entry(partition_of(id, partitions)).or_default();
+                    if !entry.0.contains(key) {
+                        entry.0.push(key.clone());
+                    }
+                    for d in &drift.deletes {
+                        if !entry.1.contains(d) {
+                            entry.1.push(d.clone());
+                        }
+                    }
+                }
+            }
+            let controls = self.controls().await?;
+            for (partition, (aggregates, deletes)) in work {
+                let control = controls
+                    .get(usize::from(partition))
+                    .ok_or(ProjectError::Stopped)?;
+                let (reply, answer) = oneshot::channel();
+                control
+                    .send(Control::Repair {
+                        aggregates,
+                        deletes,
+                        reply,
+                    })
+                    .await
+                    .map_err(|_| ProjectError::Stopped)?;
+                repaired += answer.await.map_err(|_| ProjectError::Stopped)??;
+            }
+            remaining = s.model.reconcile(&s.read, &s.write, generation).await?;
+        }
+        if !drifts.is_empty() {
+            tracing::warn!(
+                model = s.model.name(),
+                drifts = drifts.len(),
+                repaired,
+                remaining = remaining.len(),
+                "reconciliation found drift"
+            );
+        }
+        metrics::counter!("vitrine_reconcile_drifts_total", "read_model" => s.model.name())
+            .increment(drifts.len() as u64);
+        Ok(ReconcileReport {
+            read_model: s.model.name(),
+            generation,
+            drifts,
+            repaired,
+            remaining,
+            checked_at: OffsetDateTime::now_utc(),
+        })
+    }
+
     pub fn active_generation(&self) -> Result<u32, ProjectError> {
         let s = &self.shared;
         s.read
@@ -1019,6 +1142,7 @@ impl<M: ReadModel> PartitionWorker<M> {
                 self.partition,
                 incoming,
                 &HashSet::new(),
+                &HashSet::new(),
                 extra,
             )
             .await?;
@@ -1074,7 +1198,65 @@ impl<M: ReadModel> PartitionWorker<M> {
                 };
                 let _ = reply.send(result);
             }
+            Control::Repair {
+                aggregates,
+                deletes,
+                reply,
+            } => {
+                let _ = reply.send(self.repair(aggregates, deletes).await);
+            }
         }
+    }
+
+    /// Folds aggregates again from the event log into fresh records, in one
+    /// transaction, between two batches of this partition.
+    async fn repair(
+        &self,
+        aggregates: Vec<String>,
+        deletes: Vec<RecordRef>,
+    ) -> Result<usize, ProjectError> {
+        let s = &self.shared;
+        let mut incoming = Vec::new();
+        for key in &aggregates {
+            let Some((kind, id)) = key.split_once(':') else {
+                continue;
+            };
+            let Some(kind) = AggregateType::parse(kind) else {
+                continue;
+            };
+            for event in s.write.events_of(kind, id, 1, u64::MAX).await? {
+                incoming.push(Incoming {
+                    event,
+                    sequence: None,
+                    max_attempts: 1,
+                });
+            }
+        }
+        let fresh: HashSet<String> = aggregates.iter().cloned().collect();
+        let extra = BatchWrite {
+            deletes,
+            ..Default::default()
+        };
+        let (_, notices, _) = s
+            .apply(
+                self.generation,
+                self.partition,
+                incoming,
+                &HashSet::new(),
+                &fresh,
+                extra,
+            )
+            .await?;
+        if self.serving.load(Ordering::Relaxed) {
+            s.live.publish_all(&notices).await;
+        }
+        tracing::warn!(
+            model = s.model.name(),
+            partition = self.partition,
+            ?aggregates,
+            "repaired read records from the event log"
+        );
+        Ok(aggregates.len())
     }
 
     /// Applies this partition's parked events again, one aggregate at a
@@ -1124,7 +1306,14 @@ impl<M: ReadModel> PartitionWorker<M> {
                 HashSet::from([aggregate.clone()])
             };
             let (_, notices, applied) = s
-                .apply(self.generation, self.partition, incoming, &retrying, extra)
+                .apply(
+                    self.generation,
+                    self.partition,
+                    incoming,
+                    &retrying,
+                    &HashSet::new(),
+                    extra,
+                )
                 .await?;
             report.applied_events += applied;
             let left = s
@@ -1214,6 +1403,7 @@ pub trait ReadModelOps: Send + Sync {
     async fn skip(&self, aggregate: String, version: u64) -> Result<RetryReport, ProjectError>;
     /// Starts a rebuild; the generation being built.
     fn rebuild(&self) -> Result<u32, ProjectError>;
+    async fn reconcile(&self, repair: bool) -> Result<ReconcileReport, ProjectError>;
     /// Kills the partition tasks where they stand (tests: a crash).
     async fn crash(&self);
     /// Starts the active generation's partition tasks again.
@@ -1243,6 +1433,9 @@ impl<M: ReadModel> ReadModelOps for Arc<Projector<M>> {
     }
     fn rebuild(&self) -> Result<u32, ProjectError> {
         self.clone().start_rebuild()
+    }
+    async fn reconcile(&self, repair: bool) -> Result<ReconcileReport, ProjectError> {
+        Projector::reconcile(self, repair).await
     }
     async fn crash(&self) {
         Projector::crash(self).await

@@ -135,6 +135,7 @@ pub(super) async fn build<M: ReadModel>(
                 partition,
                 incoming,
                 &HashSet::new(),
+                &HashSet::new(),
                 BatchWrite::default(),
             )
             .await?;
