@@ -25,13 +25,15 @@ SERVER_BIN := $(CARGO_TARGET_DIR)/debug/vitrine
 VITRINE_ADDR ?= 127.0.0.1:3000
 VITRINE_DATA_DIR ?= ./data
 
-.PHONY: help tools tools-e2e build build-release run run-release watch test lint test-rust test-e2e bench-latency bench-orders clean-data
+.PHONY: help tools tools-e2e build build-release run run-release watch test lint test-rust test-e2e bench-latency bench-orders bench-orders-steady bench-rebuild clean-data
 
 help:
 	@echo "make run     build and serve the shop with demo data on $(VITRINE_ADDR) (VITRINE_ADDR, VITRINE_DATA_DIR)"
 	@echo "make test    lint + unit + integration + Playwright tests"
 	@echo "make bench-latency   command → read record / SSE latency over 300 updates"
 	@echo "make bench-orders    PlaceOrder throughput and latency, 64 concurrent clients"
+	@echo "make bench-orders-steady   command -> visible latency at 300 and 500 orders/s (open loop)"
+	@echo "make bench-rebuild   rebuild a read model from 1,000,000 events under live traffic"
 
 tools:
 	scripts/install-tools.sh
@@ -76,6 +78,16 @@ bench-latency: build-release
 
 bench-orders: build-release
 	scripts/bench-orders.sh release 64 20
+
+# Command -> visible at a steady rate (open loop): 300 and 500 orders/s.
+bench-orders-steady: build-release
+	scripts/bench-orders.sh release 128 20 300
+	scripts/bench-orders.sh release 128 20 500
+
+# A read model rebuilt from 1,000,000 synthetic events while traffic goes on
+# (BENCH_EVENTS to change the size).
+bench-rebuild: tools
+	$(LEPTOS_BUILD_ENV) cargo run --release -p server --example bench-rebuild -- --events $${BENCH_EVENTS:-1000000}
 
 clean-data:
 	rm -rf $(VITRINE_DATA_DIR)

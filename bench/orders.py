@@ -8,8 +8,16 @@ Against an already running server (started with demo data off), it:
      sending POST /api/orders (1 to 3 lines, random products and quantities)
      back to back for --seconds, after --warmup seconds not measured;
   4. reports orders/s (201s only), latency median / p90 / p99 / max, and
-     every other status it saw; then waits until the read model has caught
-     up (every product's read record shows its inventory's last version).
+     every other status it saw; then waits until the read side has caught
+     up (GET /api/analytics/sync-status says "synced").
+
+With --rate R the load is open-loop instead: an order is due every 1/R s
+whether or not earlier ones have been answered (a pool of --concurrency
+connections sends them), and latency counts from when an order was due, so
+a server falling behind shows as latency, not as a politely lower rate.
+It then also reports how long events took from the command's decision to
+the product pages' read store, from the server's own histogram
+(vitrine_event_visible_seconds in /metrics, differenced over the window).
 
 The relay and the projectors run inside the server throughout. The load
 generator shares the machine's cores with the server: its cost is in the
@@ -77,6 +85,37 @@ def session_cookie(headers):
     raise BenchError("no session cookie in the answer")
 
 
+def histogram(text, name, labels):
+    """Cumulative bucket counts {le: count} of one histogram in /metrics text."""
+    out = {}
+    for line in text.splitlines():
+        if not line.startswith(name + "_bucket{") or labels not in line:
+            continue
+        le = line.split('le="', 1)[1].split('"', 1)[0]
+        out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def bucket_quantile(before, after, q):
+    """The q-quantile (seconds) of the observations between two scrapes,
+    interpolated linearly inside its bucket, as Prometheus does."""
+    les = sorted(after)
+    counts = [after[le] - before.get(le, 0.0) for le in les]
+    total = counts[-1] if counts else 0
+    if total <= 0:
+        return None
+    rank = q * total
+    prev_le, prev_count = 0.0, 0.0
+    for le, count in zip(les, counts):
+        if count >= rank:
+            if le == float("inf"):
+                return prev_le
+            width = count - prev_count
+            return prev_le + (le - prev_le) * ((rank - prev_count) / width if width else 1)
+        prev_le, prev_count = le, count
+    return les[-1]
+
+
 def summarize(samples_ms):
     q = statistics.quantiles(samples_ms, n=100, method="inclusive")
     return {"median": statistics.median(samples_ms), "p90": q[89], "p99": q[98], "max": max(samples_ms)}
@@ -92,6 +131,8 @@ async def main():
     ap.add_argument("--admin-email", default="admin@vitrine.example")
     ap.add_argument("--admin-password", default="vitrine-admin")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="orders per second, open-loop (0: closed loop, back to back)")
     args = ap.parse_args()
     url = urllib.parse.urlsplit(args.base)
     host, port = url.hostname, url.port or 80
@@ -129,6 +170,22 @@ async def main():
     t_measure = t_start + args.warmup
     t_end = t_measure + args.seconds
 
+    async def scrape():
+        conn = Conn(host, port)
+        _, _, payload = await conn.request("GET", "/metrics")
+        conn.close()
+        return payload.decode()
+
+    def order_body(wrng):
+        lines = wrng.sample(products, wrng.randint(1, 3))
+        return {"items": [{"productId": p, "quantity": wrng.randint(1, 3)} for p in lines]}
+
+    def record(t_due, t0, t1, status):
+        if t0 >= t_measure and t1 <= t_end:
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 201:
+                latencies.append((t1 - t_due) * 1000)
+
     async def worker(cookie, wrng):
         conn = Conn(host, port)
         await conn.open()
@@ -136,44 +193,87 @@ async def main():
             now = time.perf_counter()
             if now >= t_end:
                 break
-            lines = wrng.sample(products, wrng.randint(1, 3))
-            body = {"items": [{"productId": p, "quantity": wrng.randint(1, 3)} for p in lines]}
+            body = order_body(wrng)
             t0 = time.perf_counter()
             status, _, _ = await conn.request("POST", "/api/orders", body, cookie=cookie)
-            t1 = time.perf_counter()
-            if t0 >= t_measure and t1 <= t_end:
-                statuses[status] = statuses.get(status, 0) + 1
-                if status == 201:
-                    latencies.append((t1 - t0) * 1000)
+            record(t0, t0, time.perf_counter(), status)
         conn.close()
 
-    await asyncio.gather(*(worker(c, random.Random(args.seed + i)) for i, c in enumerate(cookies)))
+    async def open_loop():
+        idle = asyncio.Queue()
+        for c in cookies:
+            conn = Conn(host, port)
+            await conn.open()
+            idle.put_nowait((conn, c))
+        wrng = random.Random(args.seed)
+        tasks = []
+
+        async def send(t_due, conn, cookie):
+            status, _, _ = await conn.request("POST", "/api/orders", order_body(wrng), cookie=cookie)
+            record(t_due, t_due, time.perf_counter(), status)
+            idle.put_nowait((conn, cookie))
+
+        i = 0
+        while True:
+            t_due = t_start + i / args.rate
+            if t_due >= t_end:
+                break
+            delay = t_due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            conn, cookie = await idle.get()  # waits when every connection is busy
+            tasks.append(asyncio.create_task(send(t_due, conn, cookie)))
+            i += 1
+        await asyncio.gather(*tasks)
+
+    metrics_before = None
+    async def mark_window():
+        nonlocal metrics_before
+        await asyncio.sleep(max(0.0, t_measure - time.perf_counter()))
+        metrics_before = await scrape()
+
+    marker = asyncio.create_task(mark_window())
+    if args.rate > 0:
+        await open_loop()
+    else:
+        await asyncio.gather(*(worker(c, random.Random(args.seed + i)) for i, c in enumerate(cookies)))
+    await marker
     ok = statuses.get(201, 0)
-    print(f"PlaceOrder over HTTP: {args.concurrency} concurrent clients, {args.seconds:.0f} s measured "
+    mode = (f"open loop at {args.rate:.0f} orders/s over {args.concurrency} connections" if args.rate > 0
+            else f"{args.concurrency} concurrent clients")
+    print(f"PlaceOrder over HTTP: {mode}, {args.seconds:.0f} s measured "
           f"(+{args.warmup:.0f} s warm-up), {args.products} products")
     print(f"  accepted orders: {ok}  ->  {ok / args.seconds:.0f} orders/s")
     if latencies:
         s = summarize(latencies)
-        print(f"  latency ms: median {s['median']:.1f}  p90 {s['p90']:.1f}  p99 {s['p99']:.1f}  max {s['max']:.1f}")
+        since = "from when each order was due" if args.rate > 0 else "per request"
+        print(f"  latency ms ({since}): median {s['median']:.1f}  p90 {s['p90']:.1f}  p99 {s['p99']:.1f}  max {s['max']:.1f}")
     print(f"  statuses: {dict(sorted(statuses.items()))}")
 
-    # The read side: how long until every product's record shows its stock.
+    # The read side: how long until every read model has caught up.
     t_load_end = time.perf_counter()
     check = Conn(host, port)
     while True:
-        status, _, payload = await check.request("GET", "/health")
-        health = json.loads(payload)
-        checks = health.get("checks", {})
-        outbox = checks.get("relay", {}).get("outboxBacklog", 1)
-        pending = checks.get("projectors", {}).get("projectProductViews", {}).get("pending", 1)
-        if status == 200 and outbox == 0 and pending == 0:
+        status, _, payload = await check.request("GET", "/api/analytics/sync-status")
+        sync = json.loads(payload) if status == 200 else {}
+        if sync.get("status") == "synced":
             break
         if time.perf_counter() - t_load_end > 120:
-            print(f"  read model still behind after 120 s: {health}")
+            print(f"  read side still behind after 120 s: {sync}")
             break
         await asyncio.sleep(0.2)
     print(f"  pipeline drained {time.perf_counter() - t_load_end:.1f} s after the load stopped")
     check.close()
+    if metrics_before is not None:
+        after = await scrape()
+        labels = 'read_model="product_views"'
+        before_h = histogram(metrics_before, "vitrine_event_visible_seconds", labels)
+        after_h = histogram(after, "vitrine_event_visible_seconds", labels)
+        med = bucket_quantile(before_h, after_h, 0.5)
+        p99 = bucket_quantile(before_h, after_h, 0.99)
+        if med is not None:
+            print(f"  decision -> product page committed (server histogram, measured window to drain): "
+                  f"median {med * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 # PlaceOrder throughput and latency over the JSON API, on a fresh shop (its
 # own data directory and nats-server, demo data off, every setting at its
 # default: SurrealKV syncs every commit, JetStream fsyncs every message).
-# Usage: scripts/bench-orders.sh [release|debug] [concurrency] [seconds]
+# Usage: scripts/bench-orders.sh [release|debug] [concurrency] [seconds] [rate]
+# (rate: orders per second, open-loop; 0 or absent: closed loop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${VITRINE_TOOLS:-$HOME/.cache/vitrine/tools}/bin:$PATH"
 profile=${1:-release}
 concurrency=${2:-64}
 seconds=${3:-20}
+rate=${4:-0}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/vitrine/target}
 bin="$target/$profile/vitrine"
 [ -x "$bin" ] || { echo "no $bin: build it first (make build-release)" >&2; exit 2; }
@@ -32,5 +34,5 @@ done
 curl -fsS "http://127.0.0.1:$port/health" >/dev/null || { echo "server did not start; log:" >&2; cat "$log" >&2; exit 1; }
 
 echo "binary: $bin ($profile), $(nproc) cores, $(date -u +%FT%TZ)"
-python3 bench/orders.py --base "http://127.0.0.1:$port" --concurrency "$concurrency" --seconds "$seconds" \
+python3 bench/orders.py --base "http://127.0.0.1:$port" --concurrency "$concurrency" --seconds "$seconds" --rate "$rate" \
   --admin-email admin@bench.example --admin-password bench-admin-password
