@@ -26,6 +26,9 @@ pub enum NatsServerError {
 pub struct EmbeddedNats {
     child: Child,
     pub url: String,
+    bin: PathBuf,
+    conf: PathBuf,
+    port: u16,
 }
 
 /// A port the OS says is free now. Another process could take it before
@@ -65,39 +68,58 @@ impl EmbeddedNats {
             source,
         })?;
 
-        let mut command = Command::new(bin);
-        command
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        set_parent_death_signal(&mut command);
-        let mut child = command.spawn().map_err(|source| NatsServerError::Spawn {
-            bin: bin.to_owned(),
-            source,
-        })?;
-
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(NatsServerError::Exited(status));
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(NatsServerError::NotReady { port, secs: 15 });
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let child = spawn(bin, &conf, port)?;
         tracing::info!(port, dir = %store_dir.display(), "started embedded nats-server");
         Ok(EmbeddedNats {
             child,
             url: format!("nats://127.0.0.1:{port}"),
+            bin: bin.to_owned(),
+            conf,
+            port,
         })
+    }
+
+    /// Kills nats-server with SIGKILL, as a crash would (tests).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts nats-server again on the same port and store (tests).
+    pub fn restart(&mut self) -> Result<(), NatsServerError> {
+        self.kill();
+        self.child = spawn(&self.bin, &self.conf, self.port)?;
+        Ok(())
+    }
+}
+
+fn spawn(bin: &Path, conf: &Path, port: u16) -> Result<Child, NatsServerError> {
+    let mut command = Command::new(bin);
+    command
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    set_parent_death_signal(&mut command);
+    let mut child = command.spawn().map_err(|source| NatsServerError::Spawn {
+        bin: bin.to_owned(),
+        source,
+    })?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(NatsServerError::Exited(status));
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(NatsServerError::NotReady { port, secs: 15 });
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
