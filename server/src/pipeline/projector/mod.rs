@@ -661,9 +661,11 @@ impl<M: ReadModel> Projector<M> {
                     now = s.settings.partitions,
                     "partition count changed: rebuilding"
                 );
+                // The active generation's consumers filter the old
+                // partitions: it serves reads as it stands while the next
+                // generation is built on the new layout.
                 s.read.generations().set(name, active);
                 s.status.set_generation(active);
-                self.serve(active, None).await?;
                 self.clone().start_rebuild().map(|_| ())
             }
             None => {
