@@ -27,6 +27,10 @@ pub struct ProjectionNotice {
     pub event_time: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub projected_at: OffsetDateTime,
+    /// Set on private records (an order: its customer's id): only that
+    /// customer and shop staff receive the notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

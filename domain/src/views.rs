@@ -2,9 +2,10 @@
 //! browser runs the same code for optimistic updates.
 
 use crate::event::{DomainEvent, EventEnvelope};
-use crate::ids::{ProductId, SellerId};
+use crate::ids::{CustomerId, EventId, OrderId, ProductId, SellerId};
 use crate::inventory::InventoryEvent;
 use crate::money::Money;
+use crate::order::{OrderEvent, OrderLine, OrderStatus};
 use crate::product::ProductEvent;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -78,6 +79,10 @@ pub enum FoldError {
     MissingCreation(&'static str),
     #[error("aggregate id {0:?} is not a product id")]
     BadAggregateId(String),
+    #[error("{0} arrived for an order that was never placed")]
+    OrderNotPlaced(&'static str),
+    #[error("aggregate id {0:?} is not an order id")]
+    BadOrderId(String),
 }
 
 impl ProductView {
@@ -160,6 +165,132 @@ impl ProductView {
     }
 }
 
+/// One step of an order's life, as its customer's history shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub event_id: EventId,
+    /// The reason, tracking number or amount that came with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An order in its customer's history: the lines as they were bought, the
+/// totals, where it stands, and a timeline derived from its events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub status: OrderStatus,
+    /// Taken by the payment provider.
+    pub paid: Money,
+    /// Given back on cancellation or return.
+    pub refunded: Money,
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+    pub timeline: Vec<StatusChange>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub placed_at: OffsetDateTime,
+    /// The order aggregate's version this record reflects.
+    pub version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub event_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub projected_at: OffsetDateTime,
+}
+
+impl OrderView {
+    /// Folds one order event (`None` before the order is placed). The caller
+    /// has checked the sequencing.
+    pub fn apply(
+        view: Option<OrderView>,
+        event: &EventEnvelope<OrderEvent>,
+    ) -> Result<OrderView, FoldError> {
+        let step = |status: OrderStatus, note: Option<String>| StatusChange {
+            status,
+            at: event.occurred_at,
+            event_id: event.event_id,
+            note,
+        };
+        let mut next = match (&event.payload, view) {
+            (OrderEvent::OrderPlaced(e), _) => OrderView {
+                order_id: event
+                    .aggregate_id
+                    .parse()
+                    .map_err(|_| FoldError::BadOrderId(event.aggregate_id.clone()))?,
+                customer_id: e.customer_id,
+                lines: e.lines.clone(),
+                total: e.total,
+                status: OrderStatus::AwaitingPayment,
+                paid: Money::ZERO,
+                refunded: Money::ZERO,
+                tracking_number: None,
+                timeline: vec![step(OrderStatus::AwaitingPayment, None)],
+                placed_at: event.occurred_at,
+                version: 0,
+                event_time: event.occurred_at,
+                projected_at: event.occurred_at,
+            },
+            (OrderEvent::PaymentProcessed(e), Some(mut v)) => {
+                v.paid = e.amount;
+                v.status = OrderStatus::Paid;
+                v.timeline.push(step(
+                    OrderStatus::Paid,
+                    Some(format!("payment {}", e.payment_id)),
+                ));
+                v
+            }
+            (OrderEvent::PaymentDeclined(e), Some(mut v)) => {
+                v.status = OrderStatus::PaymentDeclined;
+                v.timeline
+                    .push(step(OrderStatus::PaymentDeclined, Some(e.reason.clone())));
+                v
+            }
+            (OrderEvent::OrderConfirmed(_), Some(mut v)) => {
+                v.status = OrderStatus::Confirmed;
+                v.timeline.push(step(OrderStatus::Confirmed, None));
+                v
+            }
+            (OrderEvent::OrderShipped(e), Some(mut v)) => {
+                v.status = OrderStatus::Shipped;
+                v.tracking_number = Some(e.tracking_number.clone());
+                v.timeline
+                    .push(step(OrderStatus::Shipped, Some(e.tracking_number.clone())));
+                v
+            }
+            (OrderEvent::OrderDelivered(_), Some(mut v)) => {
+                v.status = OrderStatus::Delivered;
+                v.timeline.push(step(OrderStatus::Delivered, None));
+                v
+            }
+            (OrderEvent::OrderCancelled(e), Some(mut v)) => {
+                v.status = OrderStatus::Cancelled;
+                v.refunded = Money::from_minor(v.refunded.minor().saturating_add(e.refund.minor()));
+                v.timeline
+                    .push(step(OrderStatus::Cancelled, Some(e.reason.clone())));
+                v
+            }
+            (OrderEvent::OrderReturned(e), Some(mut v)) => {
+                v.status = OrderStatus::Returned;
+                v.refunded = Money::from_minor(v.refunded.minor().saturating_add(e.refund.minor()));
+                v.timeline
+                    .push(step(OrderStatus::Returned, Some(e.reason.clone())));
+                v
+            }
+            (other, None) => return Err(FoldError::OrderNotPlaced(other.event_type())),
+        };
+        next.version = event.aggregate_version;
+        next.event_time = event.occurred_at;
+        Ok(next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +365,84 @@ mod tests {
     #[test]
     fn a_change_before_creation_is_an_error_not_a_blank_record() {
         assert!(ProductView::apply(None, &envelope(2, price(1, 2))).is_err());
+    }
+
+    fn order_event(version: u64, payload: OrderEvent) -> EventEnvelope<OrderEvent> {
+        EventEnvelope {
+            event_id: EventId::new(),
+            event_type: payload.event_type().into(),
+            schema_version: payload.schema_version(),
+            aggregate_type: AggregateType::Order,
+            aggregate_id: "0190f5c2-0000-7000-8000-0000000000aa".into(),
+            aggregate_version: version,
+            occurred_at: OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(version as i64),
+            actor: Actor::system("test"),
+            command_id: CommandId::new(),
+            correlation_id: uuid::Uuid::nil(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn an_order_history_entry_keeps_its_lines_and_a_timeline_of_every_step() {
+        use crate::order::{OrderCancelled, OrderPlaced, PaymentProcessed};
+        let line = OrderLine {
+            product_id: ProductId::new(),
+            product_name: "Mug".into(),
+            category: "Kitchen".into(),
+            unit_price: Money::from_minor(1_250),
+            quantity: 2,
+            line_total: Money::from_minor(2_500),
+        };
+        let placed = OrderEvent::OrderPlaced(OrderPlaced {
+            customer_id: CustomerId::new(),
+            lines: vec![line.clone()],
+            total: Money::from_minor(2_500),
+        });
+        let v = OrderView::apply(None, &order_event(1, placed)).unwrap();
+        assert_eq!(
+            (v.status, v.version, v.lines.clone()),
+            (OrderStatus::AwaitingPayment, 1, vec![line])
+        );
+        let paid = OrderEvent::PaymentProcessed(PaymentProcessed {
+            payment_id: "pay-1".into(),
+            amount: Money::from_minor(2_500),
+        });
+        let v = OrderView::apply(Some(v), &order_event(2, paid)).unwrap();
+        let cancelled = OrderEvent::OrderCancelled(OrderCancelled {
+            reason: "changed my mind".into(),
+            refund: Money::from_minor(2_500),
+        });
+        let v = OrderView::apply(Some(v), &order_event(3, cancelled)).unwrap();
+        assert_eq!(
+            (v.status, v.paid, v.refunded),
+            (
+                OrderStatus::Cancelled,
+                Money::from_minor(2_500),
+                Money::from_minor(2_500)
+            )
+        );
+        let steps: Vec<OrderStatus> = v.timeline.iter().map(|s| s.status).collect();
+        assert_eq!(
+            steps,
+            [
+                OrderStatus::AwaitingPayment,
+                OrderStatus::Paid,
+                OrderStatus::Cancelled
+            ]
+        );
+        assert_eq!(v.timeline[2].note.as_deref(), Some("changed my mind"));
+        assert_eq!(
+            v.placed_at,
+            OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(1)
+        );
+        assert!(OrderView::apply(
+            None,
+            &order_event(
+                2,
+                OrderEvent::OrderConfirmed(crate::order::OrderConfirmed {})
+            )
+        )
+        .is_err());
     }
 }

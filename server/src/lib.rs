@@ -36,6 +36,7 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use pipeline::live::LiveHub;
+use pipeline::project_order_history::OrderHistory;
 use pipeline::project_product_views::ProductViews;
 use pipeline::projector::{Projection, Projector, ReadModelOps, ReadModels};
 use pipeline::relay::{Relay, RelayWaker};
@@ -253,7 +254,21 @@ impl Shop {
             ),
             shutdown.child_token(),
         );
-        let read_models = ReadModels(vec![Arc::new(product_views) as Arc<dyn ReadModelOps>]);
+        let order_history = Projector::new(
+            Projection::new(
+                OrderHistory,
+                read.clone(),
+                write.clone(),
+                live.clone(),
+                events.clone(),
+                settings.pipeline.projector(),
+            ),
+            shutdown.child_token(),
+        );
+        let read_models = ReadModels(vec![
+            Arc::new(product_views) as Arc<dyn ReadModelOps>,
+            Arc::new(order_history) as Arc<dyn ReadModelOps>,
+        ]);
         *status.models.write().unwrap_or_else(|p| p.into_inner()) =
             read_models.0.iter().map(|m| m.status()).collect();
         // A consumer of the layout before partitions; its place is taken by

@@ -3,6 +3,7 @@
 //! resumes with `Last-Event-ID` (or `?after=` from a server-rendered page),
 //! also across a server restart. Too old to resume: a `reset` event.
 
+use super::auth::Caller;
 use super::error::ApiError;
 use crate::pipeline::live::{LiveEntry, Resume};
 use crate::AppState;
@@ -10,6 +11,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
+use domain::ActorRole;
 use futures::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -36,8 +39,20 @@ fn reset(position: u64) -> Event {
         .data("refetch")
 }
 
+/// Order notices go only to the order's customer and to shop staff.
+fn may_see(caller: &Caller, entry: &LiveEntry) -> bool {
+    match &entry.notice.owner {
+        None => true,
+        Some(owner) => caller.viewer.as_ref().is_some_and(|v| {
+            let actor = v.actor();
+            actor.role == ActorRole::Admin || &actor.id == owner
+        }),
+    }
+}
+
 pub async fn live_feed(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     query: Result<Query<LiveQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -67,7 +82,8 @@ pub async fn live_feed(
         Some(after) => match hub.since(after).await {
             Resume::Replay(entries) => {
                 let last = entries.last().map_or(after, |e| e.position);
-                (entries.iter().map(projected).collect(), last)
+                let visible = entries.iter().filter(|e| may_see(&caller, e));
+                (visible.map(projected).collect(), last)
             }
             Resume::Reset => {
                 let position = hub.position();
@@ -79,7 +95,7 @@ pub async fn live_feed(
         let event = match item {
             Ok(entry) if entry.position > last_sent => {
                 last_sent = entry.position;
-                Some(projected(&entry))
+                may_see(&caller, &entry).then(|| projected(&entry))
             }
             Ok(_) => None,
             // This client fell behind the hub: it must refetch.

@@ -4,6 +4,7 @@
 pub mod jetstream;
 pub mod live;
 pub mod process_orders;
+pub mod project_order_history;
 pub mod project_product_views;
 pub mod projector;
 pub mod relay;

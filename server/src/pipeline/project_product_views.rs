@@ -200,6 +200,7 @@ impl ReadModel for ProductViews {
                 event_ids: touched.applied,
                 event_time: view.event_time,
                 projected_at,
+                owner: None,
             });
             records.push(RecordWrite {
                 table: table.clone(),

@@ -3,12 +3,15 @@
 
 use super::projections::ActiveGenerations;
 use super::{decode_all, migrate, Db, Migration, StoreError};
-use domain::views::ProductView;
-use domain::ProductId;
+use domain::views::{OrderView, ProductView};
+use domain::{CustomerId, ProductId};
 
 /// The product pages read model and its record table.
 pub const PRODUCT_VIEWS: &str = "product_views";
 pub const PRODUCT_VIEW_TABLE: &str = "product_view";
+/// Customers' order histories and their record table.
+pub const ORDER_HISTORY: &str = "order_history";
+pub const ORDER_VIEW_TABLE: &str = "order_view";
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -92,6 +95,23 @@ impl ReadStore {
             .db
             .query("SELECT * OMIT id FROM type::table($t) ORDER BY name")
             .bind(("t", self.product_table()))
+            .await?;
+        let rows: Vec<serde_json::Value> = res.take(0)?;
+        decode_all(rows)
+    }
+
+    /// A customer's orders, newest first.
+    pub async fn orders_of_customer(
+        &self,
+        customer: CustomerId,
+        limit: usize,
+    ) -> Result<Vec<OrderView>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM type::table($t) WHERE customerId = $customer ORDER BY placedAt DESC LIMIT $limit")
+            .bind(("t", self.active_table(ORDER_HISTORY, ORDER_VIEW_TABLE)))
+            .bind(("customer", customer.to_string()))
+            .bind(("limit", limit as i64))
             .await?;
         let rows: Vec<serde_json::Value> = res.take(0)?;
         decode_all(rows)

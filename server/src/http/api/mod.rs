@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/products/{id}/reviews", post(products::submit_review))
         .route("/orders", post(orders::place_order))
         .route("/orders/{id}/{action}", post(orders::transition))
+        .route("/customers/{id}/orders", get(orders::customer_orders))
         .route("/live", get(super::live::live_feed))
         .route("/analytics/sync-status", get(operations::sync_status))
         .route("/admin/read-models", get(operations::read_models))

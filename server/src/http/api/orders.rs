@@ -103,3 +103,133 @@ pub(super) async fn transition(
     };
     Ok(Json(ReceiptJson::new("orderId", receipt)))
 }
+
+/// An order line as the customer's history shows it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LineJson {
+    product_id: String,
+    product_name: String,
+    category: String,
+    unit_price: f64,
+    quantity: u32,
+    line_total: f64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StepJson {
+    status: &'static str,
+    at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// An order in a customer's history (read model `order_history`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderJson {
+    order_id: String,
+    customer_id: String,
+    status: &'static str,
+    lines: Vec<LineJson>,
+    total: f64,
+    paid: f64,
+    refunded: f64,
+    tracking_number: Option<String>,
+    timeline: Vec<StepJson>,
+    placed_at: String,
+    aggregate_version: u64,
+    event_time: String,
+    projected_at: String,
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl From<domain::views::OrderView> for OrderJson {
+    fn from(v: domain::views::OrderView) -> Self {
+        OrderJson {
+            order_id: v.order_id.to_string(),
+            customer_id: v.customer_id.to_string(),
+            status: v.status.as_str(),
+            lines: v
+                .lines
+                .into_iter()
+                .map(|l| LineJson {
+                    product_id: l.product_id.to_string(),
+                    product_name: l.product_name,
+                    category: l.category,
+                    unit_price: l.unit_price.as_decimal_f64(),
+                    quantity: l.quantity,
+                    line_total: l.line_total.as_decimal_f64(),
+                })
+                .collect(),
+            total: v.total.as_decimal_f64(),
+            paid: v.paid.as_decimal_f64(),
+            refunded: v.refunded.as_decimal_f64(),
+            tracking_number: v.tracking_number,
+            timeline: v
+                .timeline
+                .into_iter()
+                .map(|s| StepJson {
+                    status: s.status.as_str(),
+                    at: rfc3339(s.at),
+                    note: s.note,
+                })
+                .collect(),
+            placed_at: rfc3339(v.placed_at),
+            aggregate_version: v.version,
+            event_time: rfc3339(v.event_time),
+            projected_at: rfc3339(v.projected_at),
+        }
+    }
+}
+
+/// `GET /api/customers/{id}/orders`: that customer's orders, newest first,
+/// from the order history read model (`stale` while the pipeline lags).
+/// Only the customer and shop staff may read it.
+pub(super) async fn customer_orders(
+    State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::http::auth::Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let actor = caller.actor()?;
+    let customer: domain::CustomerId = id
+        .parse()
+        .map_err(|_| ApiError::invalid("id", "must be a customer id"))?;
+    let allowed = actor.role == domain::ActorRole::Admin
+        || (actor.role == domain::ActorRole::Customer && actor.id == customer.to_string());
+    if !allowed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the customer and shop staff see a customer's orders",
+        ));
+    }
+    let orders = state
+        .read
+        .orders_of_customer(customer, 200)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "order history read failed");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
+        })?;
+    let stale = state
+        .status
+        .model(crate::store::read::ORDER_HISTORY)
+        .is_some_and(|m| m.behind() > 0)
+        || state
+            .status
+            .relay_backlog
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0;
+    let orders: Vec<OrderJson> = orders.into_iter().map(OrderJson::from).collect();
+    Ok(Json(serde_json::json!({
+        "customerId": customer.to_string(),
+        "orders": orders,
+        "stale": stale,
+    })))
+}
