@@ -86,8 +86,9 @@ bench-orders-steady: build-release
 
 # A read model rebuilt from 1,000,000 synthetic events while traffic goes on
 # (BENCH_EVENTS to change the size).
-bench-rebuild: tools
-	$(LEPTOS_BUILD_ENV) cargo run --release -p server --example bench-rebuild -- --events $${BENCH_EVENTS:-1000000}
+# (cargo-leptos sets no RUSTFLAGS for release builds: this reuses its build.)
+bench-rebuild: build-release
+	LEPTOS_OUTPUT_NAME=vitrine cargo run --release -p server --example bench-rebuild -- --events $${BENCH_EVENTS:-1000000}
 
 clean-data:
 	rm -rf $(VITRINE_DATA_DIR)
