@@ -25,7 +25,7 @@ SERVER_BIN := $(CARGO_TARGET_DIR)/debug/vitrine
 VITRINE_ADDR ?= 127.0.0.1:3000
 VITRINE_DATA_DIR ?= ./data
 
-.PHONY: help tools tools-e2e build build-release run run-release watch test lint test-rust test-e2e bench-latency bench-orders bench-orders-steady bench-rebuild clean-data
+.PHONY: help tools tools-e2e build build-release run run-release watch test lint test-rust test-crash test-e2e bench-latency bench-orders bench-orders-steady bench-rebuild clean-data
 
 help:
 	@echo "make run     build and serve the shop with demo data on $(VITRINE_ADDR) (VITRINE_ADDR, VITRINE_DATA_DIR)"
@@ -68,6 +68,12 @@ lint:
 # three packages share the server build's feature set.
 test-rust:
 	$(LEPTOS_BUILD_ENV) cargo test -p domain -p app -p server --features app/ssr
+
+# The crash test: 5,000+ orders while the server is SIGKILLed 20+ times and
+# nats-server 3+ times (see server/tests/crash.rs for why it is not in
+# test-rust). VITRINE_CRASH_SEED repeats a run's choices.
+test-crash:
+	$(LEPTOS_BUILD_ENV) cargo test -p server --features app/ssr --test crash -- --ignored --nocapture
 
 test-e2e:
 	cd end2end && VITRINE_SERVER_BIN=$(SERVER_BIN) npx playwright test

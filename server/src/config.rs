@@ -86,6 +86,7 @@ impl ShopSettings {
 pub struct NatsSettings {
     pub sync_interval: String,
     pub events_stream: String,
+    pub duplicate_window_secs: u64,
     pub live_stream: String,
     pub live_history: i64,
 }

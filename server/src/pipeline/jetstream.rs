@@ -70,8 +70,8 @@ pub async fn ensure_streams(
         max_messages: -1,
         max_bytes: -1,
         // The relay re-publishes after a crash between publish and delete;
-        // the event id as Nats-Msg-Id makes that a no-op.
-        duplicate_window: Duration::from_secs(120),
+        // the event id as Nats-Msg-Id makes that a no-op within the window.
+        duplicate_window: Duration::from_secs(settings.duplicate_window_secs.max(1)),
         subject_transform: Some(partition_transform(partitions)),
         ..Default::default()
     })

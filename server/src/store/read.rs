@@ -116,4 +116,26 @@ impl ReadStore {
         let rows: Vec<serde_json::Value> = res.take(0)?;
         decode_all(rows)
     }
+
+    /// Every order history entry (checks and tools).
+    pub async fn all_order_views(&self) -> Result<Vec<OrderView>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM type::table($t)")
+            .bind(("t", self.active_table(ORDER_HISTORY, ORDER_VIEW_TABLE)))
+            .await?;
+        let rows: Vec<serde_json::Value> = res.take(0)?;
+        decode_all(rows)
+    }
+
+    /// Serves the generations `read_model` records as active (a process
+    /// reading a store the shop wrote, such as a check after a crash test).
+    pub async fn use_active_generations(&self, models: &[&str]) -> Result<(), StoreError> {
+        for model in models {
+            if let Some(active) = self.read_model_state(model).await?.active {
+                self.active.set(model, active);
+            }
+        }
+        Ok(())
+    }
 }

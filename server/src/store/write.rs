@@ -434,6 +434,17 @@ impl WriteStore {
         Ok(())
     }
 
+    /// Every event id in the log, in no particular order: what a check of
+    /// the stream against the log compares.
+    pub async fn all_event_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut res = self.db.query("SELECT VALUE eventId FROM event").await?;
+        let ids: Vec<serde_json::Value> = res.take(0)?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect())
+    }
+
     /// How many events of these aggregate types the log holds.
     pub async fn count_log(&self, types: &[AggregateType]) -> Result<u64, StoreError> {
         let types: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
