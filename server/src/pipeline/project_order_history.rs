@@ -111,7 +111,8 @@ impl ReadModel for OrderHistory {
                     "customerId": Some(v.customer_id),
                     "status": v.status,
                     "total": v.total,
-                    "paid": v.paid,
+                    // The write model keeps what stays paid after refunds.
+                    "paid": domain::Money::from_minor(v.paid.minor() - v.refunded.minor()),
                     "lines": v.lines.len(),
                     "version": v.version,
                 })
