@@ -3,7 +3,7 @@
 //! transaction ([`Commit`]); plus accounts and the idempotency records.
 
 use super::{decode_all, migrate, Db, Migration, StoreError, CONFLICT_MARKER};
-use domain::{AggregateType, EventId, StoredEvent};
+use domain::{AggregateType, StoredEvent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -374,39 +374,18 @@ impl WriteStore {
         Ok(())
     }
 
-    /// A page of the event log in key (event-id) order after `cursor`: the
-    /// events of the given aggregate types, and the last id read (the next
-    /// cursor; `None` at the end). UUIDv7 ids put the log in commit-time
-    /// order near enough, and exactly per aggregate, since a version is
-    /// written after its predecessor committed. A rebuild reads the log so.
-    pub async fn log_after(
-        &self,
-        cursor: Option<EventId>,
-        types: &[AggregateType],
-        limit: usize,
-    ) -> Result<(Vec<StoredEvent>, Option<EventId>), StoreError> {
-        // A key range scan. No WHERE: a filter on aggregateType would let the
-        // planner read the (type, id, version) index instead, out of key
-        // order. The cursor is a UUID we wrote: safe in the range literal.
-        let from = match cursor {
-            Some(id) => format!("event:⟨{id}⟩>.."),
-            None => "event:..".to_owned(),
-        };
-        let mut res = self
-            .db
-            .query(format!("SELECT * OMIT id FROM {from} LIMIT $limit"))
-            .bind(("limit", limit as i64))
-            .await?;
-        let rows: Vec<serde_json::Value> = res.take(0)?;
-        let events: Vec<StoredEvent> = decode_all(rows)?;
-        let next = events.last().map(|e| e.event_id);
-        Ok((
-            events
-                .into_iter()
-                .filter(|e| types.contains(&e.aggregate_type))
-                .collect(),
-            next,
-        ))
+    /// Reads the whole event log in key (event-id) order, up to `until`,
+    /// page by page: see [`LogScan`].
+    pub fn scan_log(&self, limit: usize, until: time::OffsetDateTime) -> LogScan {
+        LogScan {
+            store: self.clone(),
+            from: None,
+            start_ms: 0,
+            window_ms: 1_000,
+            until_ms: (until.unix_timestamp_nanos() / 1_000_000).max(0) as u64,
+            limit: limit.max(1),
+            done: false,
+        }
     }
 
     /// Appends events to the log as they are: no state rows, no outbox, no
@@ -594,4 +573,105 @@ fn event_and_outbox_rows(
         })?);
     }
     Ok((event_rows, outbox_rows))
+}
+
+/// The event log read in key order. Event ids are UUIDv7, so key order is
+/// commit-time order near enough, and exact per aggregate (a version is
+/// written after its predecessor committed). Each page is a record-id range
+/// bounded on both sides by time: SurrealDB 3.3.5 reads a half-open range
+/// to its end before applying `LIMIT` (a page cost as much as the log left
+/// after it), so the window adapts to hold about one page.
+pub struct LogScan {
+    store: WriteStore,
+    /// The last id read (the next page starts after it), or none: start at
+    /// `start_ms`.
+    from: Option<String>,
+    start_ms: u64,
+    window_ms: u64,
+    until_ms: u64,
+    limit: usize,
+    done: bool,
+}
+
+/// The millisecond timestamp a UUIDv7 key starts with.
+fn key_millis(key: &str) -> Option<u64> {
+    let hex: String = key.chars().filter(|c| *c != '-').take(12).collect();
+    u64::from_str_radix(&hex, 16).ok()
+}
+
+/// The smallest UUIDv7 key of a millisecond.
+fn floor_key(ms: u64) -> String {
+    format!(
+        "{:08x}-{:04x}-0000-0000-000000000000",
+        ms >> 16,
+        ms & 0xffff
+    )
+}
+
+impl LogScan {
+    /// The next page's events of the given types (`None` at the end). A
+    /// page may be empty of those types but never of progress.
+    pub async fn next_page(
+        &mut self,
+        types: &[AggregateType],
+    ) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let upper_ms = self
+                .start_ms
+                .saturating_add(self.window_ms)
+                .min(self.until_ms);
+            // Both bounds are keys we build from UUIDs and numbers: safe to
+            // put in the range literal.
+            let start = match &self.from {
+                Some(id) => format!("⟨{id}⟩>"),
+                None => format!("⟨{}⟩", floor_key(self.start_ms)),
+            };
+            let query = format!(
+                "SELECT * OMIT id FROM event:{start}..⟨{}⟩ LIMIT $limit",
+                floor_key(upper_ms)
+            );
+            let mut res = self
+                .store
+                .db
+                .query(query)
+                .bind(("limit", self.limit as i64))
+                .await?;
+            let rows: Vec<serde_json::Value> = res.take(0)?;
+            let events: Vec<StoredEvent> = decode_all(rows)?;
+            let full = events.len() >= self.limit;
+            if full {
+                // The next page starts after the last event read, with a
+                // window about as long as this page's span.
+                let last = events
+                    .last()
+                    .map(|e| e.event_id.to_string())
+                    .unwrap_or_default();
+                let last_ms = key_millis(&last).unwrap_or(self.start_ms);
+                self.window_ms = last_ms.saturating_sub(self.start_ms).max(1);
+                self.start_ms = last_ms;
+                self.from = Some(last);
+            } else {
+                if upper_ms >= self.until_ms {
+                    self.done = true;
+                }
+                self.start_ms = upper_ms;
+                self.from = None;
+                // Empty or sparse: widen (from the epoch, ~40 doublings
+                // reach today).
+                self.window_ms = self.window_ms.saturating_mul(2);
+                if events.is_empty() {
+                    continue;
+                }
+            }
+            return Ok(Some(
+                events
+                    .into_iter()
+                    .filter(|e| types.contains(&e.aggregate_type))
+                    .collect(),
+            ));
+        }
+    }
 }
