@@ -106,7 +106,7 @@ impl ReadModel for OrderHistory {
                 "lines": order.lines.len(),
                 "version": order.version,
             });
-            let found = views.remove(&id).map_or(serde_json::Value::Null, |v| {
+            let found = views.remove(&id).map(|v| {
                 json!({
                     "customerId": Some(v.customer_id),
                     "status": v.status,
@@ -117,36 +117,17 @@ impl ReadModel for OrderHistory {
                     "version": v.version,
                 })
             });
-            let fields: Vec<&str> = match found.as_object() {
-                None => vec!["record"],
-                Some(f) => expected
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter(|(k, v)| f.get(*k) != Some(*v))
-                    .map(|(k, _)| k.as_str())
-                    .collect(),
-            };
-            if !fields.is_empty() {
-                drifts.push(Drift {
-                    record: format!("{table}:{id}"),
-                    field: fields.join(","),
-                    expected,
-                    found,
-                    aggregates: vec![format!("order:{id}")],
-                    deletes: vec![(table.clone(), id.clone())],
-                });
-            }
+            let aggregates = vec![format!("order:{id}")];
+            drifts.extend(Drift::compare(&table, &id, expected, found, aggregates));
         }
         for (id, view) in views {
-            drifts.push(Drift {
-                record: format!("{table}:{id}"),
-                field: "record".into(),
-                expected: serde_json::Value::Null,
-                found: json!({ "status": view.status, "version": view.version }),
-                aggregates: vec![format!("order:{id}")],
-                deletes: vec![(table.clone(), id)],
-            });
+            let found = json!({ "status": view.status, "version": view.version });
+            drifts.push(Drift::orphan(
+                &table,
+                &id,
+                found,
+                vec![format!("order:{id}")],
+            ));
         }
         Ok(drifts)
     }

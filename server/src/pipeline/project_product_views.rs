@@ -18,6 +18,11 @@ use time::OffsetDateTime;
 
 pub struct ProductViews;
 
+/// A product page folds the product and its inventory (same id).
+fn aggregates_of(id: &str) -> Vec<String> {
+    vec![format!("product:{id}"), format!("inventory:{id}")]
+}
+
 /// One product page touched by a batch, and the events that changed it.
 #[derive(Default)]
 pub struct Touched {
@@ -125,7 +130,6 @@ impl ReadModel for ProductViews {
                 .collect();
         let mut drifts = Vec::new();
         for (id, product) in products {
-            let view = views.remove(&id);
             let inventory = stock.get(&id).cloned().unwrap_or_default();
             let expected = json!({
                 "name": product.details.name,
@@ -135,7 +139,7 @@ impl ReadModel for ProductViews {
                 "stock": inventory.available,
                 "inventoryVersion": inventory.version,
             });
-            let found = view.map_or(serde_json::Value::Null, |v| {
+            let found = views.remove(&id).map(|v| {
                 json!({
                     "name": v.name,
                     "price": v.price,
@@ -145,36 +149,17 @@ impl ReadModel for ProductViews {
                     "inventoryVersion": v.inventory_version,
                 })
             });
-            let fields: Vec<&str> = match found.as_object() {
-                None => vec!["record"],
-                Some(f) => expected
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter(|(k, v)| f.get(*k) != Some(*v))
-                    .map(|(k, _)| k.as_str())
-                    .collect(),
-            };
-            if !fields.is_empty() {
-                drifts.push(Drift {
-                    record: format!("{table}:{id}"),
-                    field: fields.join(","),
-                    expected,
-                    found,
-                    aggregates: vec![format!("product:{id}"), format!("inventory:{id}")],
-                    deletes: vec![(table.clone(), id.clone())],
-                });
-            }
+            drifts.extend(Drift::compare(
+                &table,
+                &id,
+                expected,
+                found,
+                aggregates_of(&id),
+            ));
         }
         for (id, view) in views {
-            drifts.push(Drift {
-                record: format!("{table}:{id}"),
-                field: "record".into(),
-                expected: serde_json::Value::Null,
-                found: json!({ "name": view.name, "version": view.version }),
-                aggregates: vec![format!("product:{id}"), format!("inventory:{id}")],
-                deletes: vec![(table.clone(), id.clone())],
-            });
+            let found = json!({ "name": view.name, "version": view.version });
+            drifts.push(Drift::orphan(&table, &id, found, aggregates_of(&id)));
         }
         Ok(drifts)
     }

@@ -127,3 +127,16 @@ pub(crate) fn decode_all<T: serde::de::DeserializeOwned>(
         .map(|row| serde_json::from_value(row).map_err(StoreError::from))
         .collect()
 }
+
+/// A row selected as `meta::id(id) AS key, * OMIT id`: its record key and
+/// the rest decoded.
+pub(crate) fn keyed_row<T: serde::de::DeserializeOwned>(
+    mut row: serde_json::Value,
+) -> Result<(String, T), StoreError> {
+    let key = row
+        .as_object_mut()
+        .and_then(|o| o.remove("key"))
+        .and_then(|k| k.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Ok((key, serde_json::from_value(row)?))
+}

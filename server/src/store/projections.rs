@@ -11,7 +11,7 @@
 //! letters, the partition's checkpoint — is written in one transaction.
 
 use super::read::ReadStore;
-use super::{check_tx, decode_all, StoreError};
+use super::{check_tx, decode_all, keyed_row, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -291,46 +291,7 @@ impl ReadStore {
             .bind(("t", positions_table(model, generation)))
             .await?;
         let rows: Vec<serde_json::Value> = res.take(0)?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for mut row in rows {
-            let key = row
-                .get("key")
-                .and_then(|k| k.as_str())
-                .map(str::to_owned)
-                .unwrap_or_default();
-            if let Some(o) = row.as_object_mut() {
-                o.remove("key");
-            }
-            out.insert(key, serde_json::from_value(row)?);
-        }
-        Ok(out)
-    }
-
-    /// Aggregates whose events are parked.
-    pub async fn parked_positions(
-        &self,
-        model: &str,
-        generation: u32,
-    ) -> Result<Vec<(String, Position)>, StoreError> {
-        let mut res = self
-            .db
-            .query("SELECT meta::id(id) AS key, * OMIT id FROM type::table($t) WHERE parkedAt")
-            .bind(("t", positions_table(model, generation)))
-            .await?;
-        let rows: Vec<serde_json::Value> = res.take(0)?;
-        rows.into_iter()
-            .map(|mut row| {
-                let key = row
-                    .get("key")
-                    .and_then(|k| k.as_str())
-                    .map(str::to_owned)
-                    .unwrap_or_default();
-                if let Some(o) = row.as_object_mut() {
-                    o.remove("key");
-                }
-                Ok((key, serde_json::from_value(row)?))
-            })
-            .collect()
+        rows.into_iter().map(keyed_row).collect()
     }
 
     pub async fn checkpoint(&self, id: &str) -> Result<Checkpoint, StoreError> {

@@ -2,7 +2,7 @@
 //! append-only event log and the outbox, always changed together in one
 //! transaction ([`Commit`]); plus accounts and the idempotency records.
 
-use super::{decode_all, migrate, Db, Migration, StoreError, CONFLICT_MARKER};
+use super::{decode_all, keyed_row, migrate, Db, Migration, StoreError, CONFLICT_MARKER};
 use domain::{AggregateType, StoredEvent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -473,19 +473,7 @@ impl WriteStore {
             .bind(("table", table(aggregate)))
             .await?;
         let rows: Vec<serde_json::Value> = res.take(0)?;
-        rows.into_iter()
-            .map(|mut row| {
-                let key = row
-                    .get("key")
-                    .and_then(|k| k.as_str())
-                    .map(str::to_owned)
-                    .unwrap_or_default();
-                if let Some(o) = row.as_object_mut() {
-                    o.remove("key");
-                }
-                Ok((key, serde_json::from_value(row)?))
-            })
-            .collect()
+        rows.into_iter().map(keyed_row).collect()
     }
 
     /// Did this customer receive this product (an order with it delivered and

@@ -136,10 +136,6 @@ fn aggregate_key(event: &StoredEvent) -> String {
     format!("{}:{}", event.aggregate_type.as_str(), event.aggregate_id)
 }
 
-fn now_done() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
-
 /// Negative-ack delay after `attempts` failures: 0.5 s doubling, at most 30 s.
 fn retry_delay(attempts: u32) -> Duration {
     let exp = attempts.saturating_sub(1).min(6);
@@ -188,6 +184,55 @@ pub struct Drift {
     /// Records to remove before that (the record itself, in its table).
     #[serde(skip)]
     pub deletes: Vec<RecordRef>,
+}
+
+impl Drift {
+    /// The drift of one record whose key figures are `found` (`None`: no
+    /// record) where the write model says `expected`; `None` when they agree.
+    pub fn compare(
+        table: &str,
+        id: &str,
+        expected: serde_json::Value,
+        found: Option<serde_json::Value>,
+        aggregates: Vec<String>,
+    ) -> Option<Drift> {
+        let fields: Vec<&str> = match found.as_ref().and_then(|f| f.as_object()) {
+            None => vec!["record"],
+            Some(f) => expected
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, v)| f.get(*k) != Some(*v))
+                .map(|(k, _)| k.as_str())
+                .collect(),
+        };
+        let field = fields.join(",");
+        (!field.is_empty()).then(|| Drift {
+            record: format!("{table}:{id}"),
+            field,
+            found: found.unwrap_or(serde_json::Value::Null),
+            expected,
+            aggregates,
+            deletes: vec![(table.to_owned(), id.to_owned())],
+        })
+    }
+
+    /// A record of something the write model does not have.
+    pub fn orphan(
+        table: &str,
+        id: &str,
+        found: serde_json::Value,
+        aggregates: Vec<String>,
+    ) -> Drift {
+        Drift {
+            record: format!("{table}:{id}"),
+            field: "record".into(),
+            expected: serde_json::Value::Null,
+            found,
+            aggregates,
+            deletes: vec![(table.to_owned(), id.to_owned())],
+        }
+    }
 }
 
 /// What a reconciliation found and did.
@@ -622,10 +667,6 @@ impl<M: ReadModel> Projector<M> {
             rebuilding: AtomicBool::new(false),
             building_generation: AtomicU32::new(0),
         })
-    }
-
-    pub fn shared(&self) -> &Arc<Projection<M>> {
-        &self.shared
     }
 
     /// Serves the active generation, building the first one (or a new one,
@@ -1172,7 +1213,11 @@ impl<M: ReadModel> PartitionWorker<M> {
             let visible =
                 metrics::histogram!("vitrine_event_visible_seconds", "read_model" => model);
             for event in &events_in_batch {
-                visible.record((now_done() - *event).as_seconds_f64().max(0.0));
+                visible.record(
+                    (OffsetDateTime::now_utc() - *event)
+                        .as_seconds_f64()
+                        .max(0.0),
+                );
             }
             status.applied(applied as u64, pending, checkpoint);
             status.beat();
