@@ -104,6 +104,32 @@ pub enum StartError {
     Setup(domain::CommandError),
 }
 
+/// What every read model's projector is made of.
+struct ReadModelParts<'a> {
+    read: &'a ReadStore,
+    write: &'a WriteStore,
+    live: &'a LiveHub,
+    events: &'a async_nats::jetstream::stream::Stream,
+    settings: pipeline::projector::ProjectorSettings,
+    shutdown: &'a CancellationToken,
+}
+
+impl ReadModelParts<'_> {
+    fn build<M: pipeline::projector::ReadModel>(&self, model: M) -> Arc<dyn ReadModelOps> {
+        Arc::new(Projector::new(
+            Projection::new(
+                model,
+                self.read.clone(),
+                self.write.clone(),
+                self.live.clone(),
+                self.events.clone(),
+                self.settings.clone(),
+            ),
+            self.shutdown.child_token(),
+        ))
+    }
+}
+
 /// Compares every read model with the write model now and then, repairing
 /// drift through the projection path (see `Projector::reconcile`).
 async fn reconcile_periodically(
@@ -243,32 +269,15 @@ impl Shop {
             .run(shutdown.clone()),
         );
 
-        let product_views = Projector::new(
-            Projection::new(
-                ProductViews,
-                read.clone(),
-                write.clone(),
-                live.clone(),
-                events.clone(),
-                settings.pipeline.projector(),
-            ),
-            shutdown.child_token(),
-        );
-        let order_history = Projector::new(
-            Projection::new(
-                OrderHistory,
-                read.clone(),
-                write.clone(),
-                live.clone(),
-                events.clone(),
-                settings.pipeline.projector(),
-            ),
-            shutdown.child_token(),
-        );
-        let read_models = ReadModels(vec![
-            Arc::new(product_views) as Arc<dyn ReadModelOps>,
-            Arc::new(order_history) as Arc<dyn ReadModelOps>,
-        ]);
+        let parts = ReadModelParts {
+            read: &read,
+            write: &write,
+            live: &live,
+            events: &events,
+            settings: settings.pipeline.projector(),
+            shutdown: &shutdown,
+        };
+        let read_models = ReadModels(vec![parts.build(ProductViews), parts.build(OrderHistory)]);
         *status.models.write().unwrap_or_else(|p| p.into_inner()) =
             read_models.0.iter().map(|m| m.status()).collect();
         // A consumer of the layout before partitions; its place is taken by

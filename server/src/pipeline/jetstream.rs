@@ -107,25 +107,12 @@ pub async fn durable_consumer(
     filter_subjects: &[&str],
     ack_wait: Duration,
 ) -> Result<consumer::PullConsumer, BusError> {
-    events
-        .create_consumer(consumer::pull::Config {
-            durable_name: Some(name.to_owned()),
-            filter_subjects: filter_subjects.iter().map(|s| (*s).to_owned()).collect(),
-            ack_policy: consumer::AckPolicy::Explicit,
-            deliver_policy: consumer::DeliverPolicy::All,
-            ack_wait,
-            // Never give up redelivering: a message JetStream stops
-            // redelivering would be skipped silently.
-            max_deliver: -1,
-            max_ack_pending: 20_000,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| BusError::Setup(e.to_string()))
+    let filters = filter_subjects.iter().map(|s| (*s).to_owned()).collect();
+    partition_consumer(events, name, filters, 1, ack_wait).await
 }
 
-/// The durable pull consumer of one partition of a read model, starting at
-/// `start_sequence` when it is created.
+/// The durable pull consumer of one partition of a read model (or of the
+/// process manager), starting at `start_sequence` when it is created.
 ///
 /// `max_deliver` is unlimited: JetStream giving up would skip an event with
 /// only an advisory; the projector parks failing events itself, durably.

@@ -5,13 +5,12 @@
 
 use super::super::auth::Caller;
 use super::super::error::ApiError;
-use super::super::json_body::{read_body, JsonBody};
+use super::CommandRequest;
 use crate::pipeline::projector::{ProjectError, ReadModelOps};
 use crate::pipeline::status::PipelineStatus;
 use crate::AppState;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use domain::ActorRole;
 use serde::Deserialize;
@@ -22,7 +21,10 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 fn require_staff(caller: &Caller) -> Result<(), ApiError> {
-    let actor = caller.actor()?;
+    staff_only(&caller.actor()?)
+}
+
+fn staff_only(actor: &domain::Actor) -> Result<(), ApiError> {
     if actor.role != ActorRole::Admin {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -195,14 +197,10 @@ pub(crate) async fn dead_letters(
 /// `POST /api/admin/read-models/{name}/dead-letters/retry` `{aggregate?}`
 pub(crate) async fn retry(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest<true>,
 ) -> Result<Json<Value>, ApiError> {
-    require_staff(&caller)?;
-    let bytes = read_body(body).await?;
-    let body = JsonBody::parse_optional(&headers, &bytes)?;
+    staff_only(&meta.actor)?;
     body.only(&["aggregate"], &[])?;
     let aggregate = body.optional_string("aggregate")?;
     let report = model(&state, &name)?.retry(aggregate).await?;
@@ -214,14 +212,10 @@ pub(crate) async fn retry(
 /// `version`: its stream sequence).
 pub(crate) async fn skip(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest,
 ) -> Result<Json<Value>, ApiError> {
-    require_staff(&caller)?;
-    let bytes = read_body(body).await?;
-    let body = JsonBody::parse(&headers, &bytes)?;
+    staff_only(&meta.actor)?;
     body.only(&["aggregate", "version"], &[])?;
     let aggregate = body.string("aggregate")?;
     let version = body.integer("version")?;
@@ -235,14 +229,10 @@ pub(crate) async fn skip(
 /// true): drift between the read model and the write model, repaired.
 pub(crate) async fn reconcile(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    CommandRequest { meta, body }: CommandRequest<true>,
 ) -> Result<Json<Value>, ApiError> {
-    require_staff(&caller)?;
-    let bytes = read_body(body).await?;
-    let body = JsonBody::parse_optional(&headers, &bytes)?;
+    staff_only(&meta.actor)?;
     body.only(&["repair"], &[])?;
     let repair = !body.present("repair") || body.optional_bool("repair")?;
     let report = model(&state, &name)?.reconcile(repair).await?;
