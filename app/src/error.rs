@@ -60,6 +60,16 @@ fn human_field(field: &str) -> String {
         "category" => "Category".into(),
         "stock" => "Stock".into(),
         "overridePriceCut" => "Price cut override".into(),
+        "rating" => "Rating".into(),
+        "comment" => "Comment".into(),
+        "review" => "Review".into(),
+        "q" => "Search".into(),
+        "min_price" => "Lowest price".into(),
+        "max_price" => "Highest price".into(),
+        "min_rating" => "Rating".into(),
+        "in_stock" => "In stock".into(),
+        "sort" => "Sort".into(),
+        "page" => "Page".into(),
         other => other.into(),
     }
 }

@@ -67,7 +67,12 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <pages::NotFound/> }>
                     // Async: the whole page is rendered before it is sent, so
                     // browsing works without JavaScript.
-                    <Route path=path!("/") view=pages::storefront::CatalogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view=pages::storefront::HomePage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/search")
+                        view=pages::storefront::SearchPage
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=path!("/products/:id")
                         view=pages::storefront::ProductPage

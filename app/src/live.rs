@@ -13,6 +13,9 @@ use time::OffsetDateTime;
 
 /// Read model names as they appear in notices.
 pub const PRODUCT_VIEW: &str = "productView";
+/// A review of the product (the notice's aggregate id) was projected.
+pub const PRODUCT_REVIEWS: &str = "productReviews";
+pub const SELLER_VIEW: &str = "sellerView";
 
 /// Sent when a read record changed: which record, up to which version, by
 /// which events. SSE event name `projected`; its SSE id is the feed position.
@@ -49,6 +52,9 @@ pub struct LiveFeed {
     versions: RwSignal<HashMap<String, u64>>,
     /// Event ids the feed reported as applied, per read model and aggregate.
     applied: RwSignal<HashMap<String, Vec<EventId>>>,
+    /// Notices seen per record (`readModel/aggregateId`), whatever their
+    /// version: a page showing several records refetches when this moves.
+    touched: RwSignal<HashMap<String, u64>>,
     /// Bumps on every notice; list pages refetch on it.
     pub changes: RwSignal<u64>,
     /// Bumps when the feed could not resume; every page refetches.
@@ -62,6 +68,12 @@ fn key(read_model: &str, aggregate_id: &str) -> String {
 }
 
 impl LiveFeed {
+    /// How many notices the feed reported for a record (tracked).
+    pub fn touches(&self, read_model: &str, aggregate_id: &str) -> u64 {
+        self.touched
+            .with(|t| t.get(&key(read_model, aggregate_id)).copied().unwrap_or(0))
+    }
+
     /// The newest version the feed reported for a record (tracked).
     pub fn version_of(&self, read_model: &str, aggregate_id: &str) -> Option<u64> {
         self.versions
@@ -95,6 +107,8 @@ impl LiveFeed {
             let slot = v.entry(k.clone()).or_default();
             *slot = (*slot).max(notice.aggregate_version);
         });
+        self.touched
+            .update(|t| *t.entry(k.clone()).or_default() += 1);
         self.applied.update(|a| {
             let seen = a.entry(k).or_default();
             seen.extend(notice.event_ids.iter().copied());
@@ -115,6 +129,7 @@ pub fn use_live_feed() -> LiveFeed {
             status: RwSignal::new(LiveStatus::Offline),
             versions: RwSignal::new(HashMap::new()),
             applied: RwSignal::new(HashMap::new()),
+            touched: RwSignal::new(HashMap::new()),
             changes: RwSignal::new(0),
             resets: RwSignal::new(0),
             now: RwSignal::new(OffsetDateTime::now_utc()),
@@ -127,6 +142,7 @@ pub fn provide_live_feed() {
         status: RwSignal::new(LiveStatus::Connecting),
         versions: RwSignal::new(HashMap::new()),
         applied: RwSignal::new(HashMap::new()),
+        touched: RwSignal::new(HashMap::new()),
         changes: RwSignal::new(0),
         resets: RwSignal::new(0),
         now: RwSignal::new(OffsetDateTime::now_utc()),
@@ -159,6 +175,33 @@ pub fn refetch_when_behind(
             }
         }
     });
+}
+
+/// `changes`, but moving at most once per `period`: a list page refetches
+/// on it without refetching for every sale in a busy shop.
+pub fn throttled_changes(feed: LiveFeed, period: std::time::Duration) -> Signal<u64> {
+    let out = RwSignal::new(0u64);
+    #[cfg(feature = "hydrate")]
+    {
+        let pending = RwSignal::new(false);
+        Effect::new(move |first: Option<()>| {
+            feed.changes.track();
+            if first.is_none() || pending.get_untracked() {
+                return;
+            }
+            pending.set(true);
+            set_timeout(
+                move || {
+                    pending.set(false);
+                    out.update(|n| *n += 1);
+                },
+                period,
+            );
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (feed, period);
+    out.into()
 }
 
 /// The feed position to render into the page (server) — empty in the browser.

@@ -2,6 +2,7 @@
 //! functions take these from Leptos context; no SurrealDB or NATS type
 //! reaches this crate.
 
+use crate::api::catalog::{CatalogPage, CatalogQuery, Showcase};
 use crate::api::{CatalogListing, ProductRead, QueryError, Viewer};
 use async_trait::async_trait;
 use domain::inventory::AdjustInventory;
@@ -138,7 +139,14 @@ pub trait CatalogQueries: Send + Sync + 'static {
         min_version: Option<u64>,
     ) -> Result<Option<ProductRead>, QueryError>;
 
+    /// Every product record, deleted ones included (the admin's list).
     async fn products(&self) -> Result<CatalogListing, QueryError>;
+
+    /// A page of listed products matching the search, with facet counts.
+    async fn search(&self, query: CatalogQuery) -> Result<CatalogPage, QueryError>;
+
+    /// Top rated and trending products, `limit` of each.
+    async fn showcase(&self, limit: usize) -> Result<Showcase, QueryError>;
 }
 
 /// The live feed's current position, rendered into each page so the browser

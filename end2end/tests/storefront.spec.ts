@@ -3,11 +3,14 @@ import { expect, test } from '@playwright/test';
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
-  test('the server-rendered catalog lists the demo products and links to their pages', async ({ page, request }) => {
-    const listing = await (await request.get('/api/products')).json();
+  test('a shopper searches the server-rendered catalog and opens a product page', async ({ page, request }) => {
+    const listing = await (await request.get('/api/products?q=walnut+desk+lamp')).json();
     const lamp = listing.products.find((p: { name: string }) => p.name === 'Walnut desk lamp');
     expect(lamp).toBeTruthy();
     await page.goto('/');
+    await page.getByRole('searchbox', { name: 'Search the shop' }).fill('walnut lamp');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect(page).toHaveURL(/\/search\?q=walnut\+lamp/);
     const catalog = page.getByTestId('catalog');
     await expect(catalog).toContainText('Walnut desk lamp');
     await catalog.getByRole('link', { name: /Walnut desk lamp/ }).click();
@@ -15,6 +18,20 @@ test.describe('without JavaScript', () => {
     await expect(page.getByTestId('product-price')).toHaveText(lamp.price.toFixed(2));
     await expect(page.getByTestId('freshness')).toContainText('Updated');
   });
+});
+
+test('facets narrow a search and show how many products each choice leaves', async ({ page }) => {
+  await page.goto('/search?q=lamp');
+  const facets = page.getByTestId('facets');
+  const home = facets.getByRole('link', { name: /^Home/ });
+  await expect(home).toBeVisible();
+  const count = Number((await home.textContent())!.match(/\((\d+)\)/)![1]);
+  await home.click();
+  await expect(page).toHaveURL(/category=Home/);
+  await expect(page.getByTestId('result-count')).toHaveText(`${count} product${count === 1 ? '' : 's'}`);
+  await expect(facets.getByRole('link', { name: /^Home/ })).toHaveAttribute('aria-current', 'true');
+  await page.goto('/search?min_price=abc');
+  await expect(page.getByRole('alert')).toContainText('Lowest price');
 });
 
 test('an unknown product is a 404 page', async ({ page }) => {

@@ -241,12 +241,15 @@ impl Shop {
             secure_cookies: settings.accounts.secure_cookies,
             recent: Default::default(),
         });
+        let catalog_cache = queries::catalog_cache::CatalogCache::new(read.clone(), live.clone());
+        catalog_cache.spawn(shutdown.clone());
         let catalog = Arc::new(CatalogService {
             read: read.clone(),
             write: write.clone(),
             live: live.clone(),
             status: status.clone(),
             wait: settings.pipeline.read_your_writes_wait(),
+            cache: catalog_cache,
         });
         let ports = Ports {
             catalog_commands: catalog_commands.clone(),

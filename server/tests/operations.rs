@@ -60,7 +60,10 @@ async fn sync_status_and_metrics_say_how_fresh_each_read_model_is() {
     assert_eq!(model["generation"], 1);
     assert_eq!(model["eventsBehind"], 0);
     assert_eq!(model["healthy"], true);
-    assert_eq!(model["eventsApplied"], 2, "ProductCreated and its stock");
+    assert_eq!(
+        model["eventsApplied"], 3,
+        "the house seller, ProductCreated and its stock"
+    );
     assert_eq!(status["relay"]["outboxBacklog"], 0);
 
     let request = axum::http::Request::get("/metrics")

@@ -87,7 +87,7 @@ fn a_killed_server_takes_its_nats_server_with_it_and_restarts_on_the_same_data()
     // The demo shop is created before the server answers; its read records
     // follow through the pipeline.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !get(port, "/api/products").is_some_and(|c| c.contains(DEMO_PRODUCT)) {
+    while !get(port, "/api/products?q=walnut+desk+lamp").is_some_and(|c| c.contains(DEMO_PRODUCT)) {
         assert!(Instant::now() < deadline, "demo data on first start");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -116,7 +116,7 @@ fn a_killed_server_takes_its_nats_server_with_it_and_restarts_on_the_same_data()
     // Same data directory: the catalog is still there, not created twice.
     let port = free_port();
     let mut server = start(data.path(), port);
-    let catalog = get(port, "/api/products").unwrap();
+    let catalog = get(port, "/api/products?q=walnut+desk+lamp").unwrap();
     assert_eq!(catalog.matches(DEMO_PRODUCT).count(), 1);
     server.kill().unwrap();
     server.wait().unwrap();

@@ -2,6 +2,7 @@
 //! namespace) and the read DTOs both sides share.
 
 pub mod account;
+pub mod catalog;
 pub mod products;
 
 /// What every server function needs on the server: the ports, the caller,
@@ -75,6 +76,9 @@ pub enum ReadSource {
 pub struct ProductRead {
     pub product: ProductView,
     pub source: ReadSource,
+    /// Rating, recent reviews and seller (from their own records).
+    #[serde(default)]
+    pub extras: catalog::ProductExtras,
 }
 
 /// The catalog as the read model has it. List reads never wait for the

@@ -89,3 +89,46 @@ pub async fn change_price(
     let ports = server::ports()?;
     Ok(ports.catalog_commands.change_price(meta, command).await?)
 }
+
+/// A review by the signed-in customer. The domain decides who may review
+/// (customers who received the product) and says why not.
+#[server(prefix = "/rpc")]
+pub async fn submit_review(
+    command_id: String,
+    product_id: String,
+    rating: String,
+    comment: String,
+) -> Result<WriteReceipt, AppError> {
+    use domain::review::SubmitReview;
+    use domain::{ActorRole, CustomerId};
+    let id = parse_id(&product_id)?;
+    let request = serde_json::json!([product_id, rating, comment]);
+    let meta = server::command_meta(&command_id, "submit_review", &request)?;
+    let viewer = server::caller()
+        .viewer
+        .ok_or(AppError::Command(domain::CommandError::Unauthenticated))?;
+    let customer_id: CustomerId = match viewer.role {
+        ActorRole::Customer => viewer
+            .account_id
+            .parse()
+            .map_err(|_| AppError::bad_input("review", "your account has no customer id"))?,
+        _ => {
+            return Err(AppError::bad_input(
+                "review",
+                "only customers write reviews; sign in with a customer account",
+            ))
+        }
+    };
+    let rating: i64 = rating
+        .trim()
+        .parse()
+        .map_err(|_| AppError::bad_input("rating", "choose from 1 to 5 stars"))?;
+    let command = SubmitReview {
+        product_id: id,
+        customer_id,
+        rating,
+        comment,
+    };
+    let ports = server::ports()?;
+    Ok(ports.reviews.submit_review(meta, command).await?)
+}

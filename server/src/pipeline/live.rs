@@ -45,6 +45,9 @@ struct Inner {
     js: jetstream::Context,
     live_stream: stream::Stream,
     position: AtomicU64,
+    /// Bumped whenever notices may have been lost (a notice not published,
+    /// the follower restarted): caches built from notices start over.
+    epoch: AtomicU64,
     ring: Mutex<VecDeque<LiveEntry>>,
     sender: broadcast::Sender<LiveEntry>,
 }
@@ -63,6 +66,7 @@ impl LiveHub {
                 js,
                 live_stream,
                 position: AtomicU64::new(last),
+                epoch: AtomicU64::new(0),
                 ring: Mutex::new(VecDeque::with_capacity(RING)),
                 sender,
             }),
@@ -75,6 +79,15 @@ impl LiveHub {
     /// The position of the newest notice this hub has seen.
     pub fn position(&self) -> u64 {
         self.inner.position.load(Ordering::Acquire)
+    }
+
+    /// Changes when notices may have been lost since the last look.
+    pub fn epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Acquire)
+    }
+
+    fn notices_lost(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEntry> {
@@ -91,17 +104,22 @@ impl LiveHub {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot encode a live notice");
+                    self.notices_lost();
                     continue;
                 }
             };
             match self.inner.js.publish(LIVE_SUBJECT, payload.into()).await {
                 Ok(ack) => acks.push(ack),
-                Err(e) => tracing::warn!(error = %e, "cannot publish a live notice"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot publish a live notice");
+                    self.notices_lost();
+                }
             }
         }
         for ack in acks {
             if let Err(e) = ack.await {
                 tracing::warn!(error = %e, "live notice not acknowledged");
+                self.notices_lost();
             }
         }
     }
@@ -159,6 +177,7 @@ impl LiveHub {
             if let Err(e) = result {
                 tracing::warn!(error = %e, "live feed follower stopped; restarting");
             }
+            self.notices_lost();
             start = self.position() + 1;
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}

@@ -3,12 +3,16 @@
 
 use super::projections::ActiveGenerations;
 use super::{decode_all, migrate, Db, Migration, StoreError};
-use domain::views::{OrderView, ProductView};
-use domain::{CustomerId, ProductId};
+use domain::views::{OrderView, ProductView, RatingSummary, ReviewView, SellerView};
+use domain::{CustomerId, ProductId, SellerId};
+use serde::Deserialize;
+use std::collections::HashMap;
 
 /// The product pages read model and its record table.
 pub const PRODUCT_VIEWS: &str = "product_views";
 pub const PRODUCT_VIEW_TABLE: &str = "product_view";
+pub const PRODUCT_REVIEW_TABLE: &str = "product_review";
+pub const SELLER_VIEW_TABLE: &str = "seller_view";
 /// Customers' order histories and their record table.
 pub const ORDER_HISTORY: &str = "order_history";
 pub const ORDER_VIEW_TABLE: &str = "order_view";
@@ -95,6 +99,88 @@ impl ReadStore {
             .db
             .query("SELECT * OMIT id FROM type::table($t) ORDER BY name")
             .bind(("t", self.product_table()))
+            .await?;
+        let rows: Vec<serde_json::Value> = res.take(0)?;
+        decode_all(rows)
+    }
+
+    /// A product's most recent reviews, newest first.
+    pub async fn recent_reviews(
+        &self,
+        product: ProductId,
+        limit: usize,
+    ) -> Result<Vec<ReviewView>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM type::table($t) WHERE productId = $product ORDER BY submittedAt DESC LIMIT $limit")
+            .bind(("t", self.active_table(PRODUCT_VIEWS, PRODUCT_REVIEW_TABLE)))
+            .bind(("product", product.to_string()))
+            .bind(("limit", limit as i64))
+            .await?;
+        let rows: Vec<serde_json::Value> = res.take(0)?;
+        decode_all(rows)
+    }
+
+    /// The rating figures of these products (all products when `None`);
+    /// products without reviews are absent.
+    pub async fn ratings(
+        &self,
+        products: Option<&[String]>,
+    ) -> Result<HashMap<ProductId, RatingSummary>, StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Row {
+            product_id: ProductId,
+            count: u64,
+            sum: u64,
+        }
+        let filter = if products.is_some() {
+            "WHERE productId IN $products"
+        } else {
+            ""
+        };
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT productId, count() AS count, math::sum(rating) AS sum FROM type::table($t) {filter} GROUP BY productId"
+            ))
+            .bind(("t", self.active_table(PRODUCT_VIEWS, PRODUCT_REVIEW_TABLE)))
+            .bind(("products", products.map(|p| p.to_vec()).unwrap_or_default()))
+            .await?;
+        let rows: Vec<serde_json::Value> = res.take(0)?;
+        Ok(decode_all::<Row>(rows)?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.product_id,
+                    RatingSummary {
+                        count: r.count,
+                        sum: r.sum,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    pub async fn seller_view(&self, id: SellerId) -> Result<Option<SellerView>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM ONLY type::record($t, $id)")
+            .bind(("t", self.active_table(PRODUCT_VIEWS, SELLER_VIEW_TABLE)))
+            .bind(("id", id.to_string()))
+            .await?;
+        let row: Option<serde_json::Value> = res.take(0)?;
+        match row {
+            Some(v) if !v.is_null() => Ok(Some(serde_json::from_value(v)?)),
+            _ => Ok(None),
+        }
+    }
+
+    pub async fn all_seller_views(&self) -> Result<Vec<SellerView>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM type::table($t)")
+            .bind(("t", self.active_table(PRODUCT_VIEWS, SELLER_VIEW_TABLE)))
             .await?;
         let rows: Vec<serde_json::Value> = res.take(0)?;
         decode_all(rows)

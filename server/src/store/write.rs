@@ -51,6 +51,14 @@ const MIGRATIONS: &[Migration] = &[
         DEFINE INDEX IF NOT EXISTS command_expiry ON command FIELDS expiresAt;
     "#,
     },
+    Migration {
+        version: 3,
+        statements: r#"
+        -- Reviews by product, for the write model's own product-page join
+        -- (what the read model saves; the read benchmark compares the two).
+        DEFINE INDEX IF NOT EXISTS review_product ON review FIELDS productId;
+    "#,
+    },
 ];
 
 /// The write model's table for an aggregate.
@@ -463,6 +471,37 @@ impl WriteStore {
 
     /// Every row of one aggregate type's table, by id: what reconciliation
     /// recomputes the read models from.
+    /// A product page as a join over the write model (seed 004's five-table
+    /// query): product, inventory, seller, reviews with their text from the
+    /// event log, and the price history. The read model exists so that pages
+    /// never run this; `bench-reads` measures both side by side.
+    pub async fn product_page_by_join(&self, id: &str) -> Result<serde_json::Value, StoreError> {
+        let mut res = self
+            .db
+            .query(
+                "LET $p = SELECT * FROM ONLY type::record('product', $id);
+                 LET $reviews = SELECT meta::id(id) AS rid, rating FROM review WHERE productId = $id;
+                 RETURN {
+                    product: $p,
+                    inventory: (SELECT * FROM ONLY type::record('inventory', $id)),
+                    seller: IF $p.sellerId { (SELECT * FROM ONLY type::record('seller', $p.sellerId)) } ELSE { NONE },
+                    reviewCount: count($reviews),
+                    averageRating: math::mean($reviews.rating),
+                    recentReviews: (SELECT payload, occurredAt FROM event
+                        WHERE aggregateType = 'review' AND aggregateId IN $reviews.rid
+                        ORDER BY occurredAt DESC LIMIT 5),
+                    priceHistory: (SELECT payload.newPrice AS price, occurredAt FROM event
+                        WHERE aggregateType = 'product' AND aggregateId = $id AND eventType = 'PriceChanged'
+                        ORDER BY occurredAt)
+                 };",
+            )
+            .bind(("id", id.to_owned()))
+            .await?;
+        Ok(res
+            .take::<Option<serde_json::Value>>(2)?
+            .unwrap_or_default())
+    }
+
     pub async fn all_states<T: DeserializeOwned>(
         &self,
         aggregate: AggregateType,

@@ -8,11 +8,12 @@
 //! a 422.
 
 mod accounts;
+mod catalog;
 mod operations;
 mod orders;
 mod products;
 
-pub use products::ProductJson;
+pub use catalog::ProductJson;
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -36,14 +37,15 @@ pub fn routes() -> Router<AppState> {
         .route("/sellers", post(accounts::register_seller))
         .route(
             "/products",
-            get(products::list_products).post(products::create_product),
+            get(catalog::search_products).post(products::create_product),
         )
         .route(
             "/products/{id}",
-            get(products::get_product)
+            get(catalog::get_product)
                 .patch(products::edit_product)
                 .delete(products::delete_product),
         )
+        .route("/products/search", get(catalog::search_products))
         .route("/products/{id}/stock", post(products::adjust_stock))
         .route("/products/{id}/reviews", post(products::submit_review))
         .route("/orders", post(orders::place_order))

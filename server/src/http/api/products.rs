@@ -5,9 +5,8 @@ use super::{CommandRequest, ReceiptJson};
 use crate::http::error::ApiError;
 use crate::http::json_body::JsonBody;
 use crate::AppState;
-use app::api::{ProductRead, ReadSource};
 use app::ports::{CatalogCommands, ReviewCommands};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,63 +15,11 @@ use domain::product::{
     ChangePrice, CreateProduct, DeleteProduct, ProductDetails, ShippingOption, UpdateProductDetails,
 };
 use domain::review::SubmitReview;
-use domain::views::ProductView;
 use domain::{authz, CustomerId, ProductId, SellerId};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
-fn product_id(text: &str) -> Result<ProductId, ApiError> {
+pub(super) fn product_id(text: &str) -> Result<ProductId, ApiError> {
     text.parse()
         .map_err(|_| ApiError::not_found(format!("product {text} does not exist")))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProductJson {
-    product_id: String,
-    seller_id: Option<String>,
-    name: String,
-    description: String,
-    category: String,
-    tags: Vec<String>,
-    image_url: Option<String>,
-    price: f64,
-    previous_price: Option<f64>,
-    price_dropped: bool,
-    stock: u32,
-    in_stock: bool,
-    aggregate_version: u64,
-    inventory_version: u64,
-    #[serde(with = "time::serde::rfc3339")]
-    event_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    projected_at: OffsetDateTime,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<ReadSource>,
-}
-
-impl ProductJson {
-    fn from_view(v: ProductView, source: Option<ReadSource>) -> Self {
-        ProductJson {
-            product_id: v.product_id.to_string(),
-            seller_id: v.seller_id.map(|s| s.to_string()),
-            price_dropped: v.price_dropped(),
-            name: v.name,
-            description: v.description,
-            category: v.category,
-            tags: v.tags,
-            image_url: v.image_url,
-            price: v.price.as_decimal_f64(),
-            previous_price: v.previous_price.map(|p| p.as_decimal_f64()),
-            stock: v.stock,
-            in_stock: v.stock > 0,
-            aggregate_version: v.version,
-            inventory_version: v.inventory_version,
-            event_time: v.event_time,
-            projected_at: v.projected_at,
-            source,
-        }
-    }
 }
 
 const DETAIL_FIELDS: [&str; 6] = [
@@ -269,71 +216,4 @@ pub(super) fn customer_for(body: &JsonBody, actor: &domain::Actor) -> Result<Cus
             )
         }),
     }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ProductQuery {
-    min_version: Option<String>,
-}
-
-pub(super) async fn get_product(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(query): Query<ProductQuery>,
-) -> Result<Json<ProductJson>, ApiError> {
-    let product_id = product_id(&id)?;
-    let min_version =
-        match query.min_version {
-            None => None,
-            Some(v) => Some(v.parse::<u64>().map_err(|_| {
-                ApiError::invalid("minVersion", "must be a version number (1, 2, …)")
-            })?),
-        };
-    let read = state
-        .ports
-        .catalog
-        .product(product_id, min_version)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        })?;
-    match read {
-        Some(ProductRead { product, source }) if !product.deleted => {
-            Ok(Json(ProductJson::from_view(product, Some(source))))
-        }
-        _ => Err(ApiError::not_found(format!("product {id} does not exist"))),
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ListingJson {
-    products: Vec<ProductJson>,
-    stale: bool,
-}
-
-pub(super) async fn list_products(
-    State(state): State<AppState>,
-) -> Result<Json<ListingJson>, ApiError> {
-    let listing = state.ports.catalog.products().await.map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        )
-    })?;
-    Ok(Json(ListingJson {
-        products: listing
-            .products
-            .into_iter()
-            .filter(|p| !p.deleted)
-            .map(|p| ProductJson::from_view(p, None))
-            .collect(),
-        stale: listing.stale,
-    }))
 }
