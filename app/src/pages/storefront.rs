@@ -4,7 +4,7 @@
 
 use crate::api::catalog::{
     search_catalog, storefront_showcase, CatalogItem, CatalogPage, CatalogParams, CatalogSort,
-    FacetCount,
+    FacetCount, Showcase,
 };
 use crate::api::products::{get_product, SubmitReview};
 use crate::api::ProductRead;
@@ -101,53 +101,59 @@ pub fn HomePage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match showcase.await {
-                    Ok(s) => {
-                        let categories = s.categories.clone();
-                        view! {
-                            <nav class="categories" aria-label="Categories">
-                                <ul>
-                                    {categories
-                                        .into_iter()
-                                        .map(|c| {
-                                            let href = search_href(
-                                                &CatalogParams::default(),
-                                                |p| p.category = Some(c.value.clone()),
-                                            );
-                                            view! {
-                                                <li><a href=href>{c.label} " (" {c.count} ")"</a></li>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </ul>
-                            </nav>
-                            <section aria-labelledby="top-rated">
-                                <div class="page-heading">
-                                    <h2 id="top-rated">"Top rated"</h2>
-                                    <Freshness projected_at=s.projected_at syncing=s.stale/>
-                                </div>
-                                {if s.top_rated.is_empty() {
-                                    view! { <p class="empty">"Nothing has three reviews yet."</p> }.into_any()
-                                } else {
-                                    view! { <ProductGrid items=s.top_rated testid="top-rated"/> }.into_any()
-                                }}
-                            </section>
-                            <section aria-labelledby="trending">
-                                <h2 id="trending">"Trending today"</h2>
-                                {if s.trending.is_empty() {
-                                    view! { <p class="empty">"No sales in the last 24 hours."</p> }.into_any()
-                                } else {
-                                    view! { <ProductGrid items=s.trending testid="trending"/> }.into_any()
-                                }}
-                            </section>
-                            <p><a href="/search">"Browse the whole catalog"</a></p>
-                        }
-                            .into_any()
-                    }
+                    Ok(s) => showcase_view(s),
                     Err(e) => view! { <ReadFailed message=e.message()/> }.into_any(),
                 }
             })}
         </Transition>
     }
+}
+
+fn showcase_view(s: Showcase) -> AnyView {
+    let categories = view! {
+        <nav class="categories" aria-label="Categories">
+            <ul>
+                {s
+                    .categories
+                    .into_iter()
+                    .map(|c| {
+                        let href = search_href(
+                            &CatalogParams::default(),
+                            |p| p.category = Some(c.value.clone()),
+                        );
+                        view! { <li><a href=href>{c.label} " (" {c.count} ")"</a></li> }
+                    })
+                    .collect_view()}
+            </ul>
+        </nav>
+    }
+    .into_any();
+    let top_rated = if s.top_rated.is_empty() {
+        view! { <p class="empty">"Nothing has three reviews yet."</p> }.into_any()
+    } else {
+        view! { <ProductGrid items=s.top_rated testid="top-rated"/> }.into_any()
+    };
+    let trending = if s.trending.is_empty() {
+        view! { <p class="empty">"No sales in the last 24 hours."</p> }.into_any()
+    } else {
+        view! { <ProductGrid items=s.trending testid="trending"/> }.into_any()
+    };
+    view! {
+        {categories}
+        <section aria-labelledby="top-rated">
+            <div class="page-heading">
+                <h2 id="top-rated">"Top rated"</h2>
+                <Freshness projected_at=s.projected_at syncing=s.stale/>
+            </div>
+            {top_rated}
+        </section>
+        <section aria-labelledby="trending">
+            <h2 id="trending">"Trending today"</h2>
+            {trending}
+        </section>
+        <p><a href="/search">"Browse the whole catalog"</a></p>
+    }
+    .into_any()
 }
 
 /// The search URL for `base` with one change (back to page 1).
@@ -208,7 +214,7 @@ fn FacetList(
     }
 }
 
-fn facets_view(page: &CatalogPage, params: &CatalogParams) -> impl IntoView {
+fn facets_view(page: &CatalogPage, params: &CatalogParams) -> AnyView {
     let f = &page.facets;
     let q = &page.query;
     let categories = f
@@ -284,6 +290,7 @@ fn facets_view(page: &CatalogPage, params: &CatalogParams) -> impl IntoView {
             </fieldset>
         </aside>
     }
+    .into_any()
 }
 
 #[component]
@@ -363,17 +370,14 @@ fn search_results(page: CatalogPage, params: CatalogParams) -> impl IntoView {
                 {next.map(|href| view! { <a href=href rel="next">"Next →"</a> })}
             </nav>
         }
+        .into_any()
     });
     let count = format!(
         "{} product{}",
         page.total,
         if page.total == 1 { "" } else { "s" }
     );
-    view! {
-        <div class="page-heading">
-            <h1>{heading}</h1>
-            <Freshness projected_at=page.projected_at syncing=page.stale/>
-        </div>
+    let form = view! {
         <Form method="GET" action="/search" attr:class="search-box" attr:role="search">
             <label for="search-q" class="visually-hidden">"Search the shop"</label>
             <input id="search-q" type="search" name="q" value=q.text.clone() placeholder="Search products"/>
@@ -393,18 +397,25 @@ fn search_results(page: CatalogPage, params: CatalogParams) -> impl IntoView {
             <label>"Sort " <select name="sort">{sort_choices}</select></label>
             <button type="submit">"Search"</button>
         </Form>
+    }
+    .into_any();
+    let results = if page.items.is_empty() {
+        view! { <p class="empty">"No products match. Try fewer words or remove a filter."</p> }
+            .into_any()
+    } else {
+        view! { <ProductGrid items=page.items testid="catalog"/> }.into_any()
+    };
+    view! {
+        <div class="page-heading">
+            <h1>{heading}</h1>
+            <Freshness projected_at=page.projected_at syncing=page.stale/>
+        </div>
+        {form}
         <div class="search-layout">
             {facets}
             <section aria-live="polite" aria-label="Results">
                 <p class="result-count" data-testid="result-count">{count}</p>
-                {if page.items.is_empty() {
-                    view! {
-                        <p class="empty">"No products match. Try fewer words or remove a filter."</p>
-                    }
-                        .into_any()
-                } else {
-                    view! { <ProductGrid items=page.items testid="catalog"/> }.into_any()
-                }}
+                {results}
                 {pager}
             </section>
         </div>
@@ -501,8 +512,7 @@ fn product_view(
         format!("Sold by {}{rating}", s.name)
     });
     let reviews = extras.recent_reviews;
-    view! {
-        <Title text=format!("{} — Vitrine", p.name)/>
+    let article = view! {
         <article class="product" data-testid="product" data-version=p.version>
             <div class="page-heading">
                 <h1>{p.name.clone()}</h1>
@@ -532,34 +542,40 @@ fn product_view(
                     }
                 })}
         </article>
+    }
+    .into_any();
+    let review_list = if reviews.is_empty() {
+        view! { <p class="empty">"No reviews yet."</p> }.into_any()
+    } else {
+        view! {
+            <ul class="review-list" data-testid="reviews">
+                {reviews
+                    .into_iter()
+                    .map(|r| {
+                        view! {
+                            <li class="review">
+                                <span class="stars" aria-label=format!("{} out of 5 stars", r.rating)>
+                                    {stars(r.rating)}
+                                </span>
+                                <span class="by">
+                                    " Verified buyer · "
+                                    {r.submitted_at.date().to_string()}
+                                </span>
+                                <p>{r.comment}</p>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <Title text=format!("{} — Vitrine", p.name)/>
+        {article}
         <section class="reviews" aria-labelledby="reviews-heading">
             <h2 id="reviews-heading">"Reviews"</h2>
-            {if reviews.is_empty() {
-                view! { <p class="empty">"No reviews yet."</p> }.into_any()
-            } else {
-                view! {
-                    <ul class="review-list" data-testid="reviews">
-                        {reviews
-                            .into_iter()
-                            .map(|r| {
-                                view! {
-                                    <li class="review">
-                                        <span class="stars" aria-label=format!("{} out of 5 stars", r.rating)>
-                                            {stars(r.rating)}
-                                        </span>
-                                        <span class="by">
-                                            " Verified buyer · "
-                                            {r.submitted_at.date().to_string()}
-                                        </span>
-                                        <p>{r.comment}</p>
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
-                }
-                    .into_any()
-            }}
+            {review_list}
             <ReviewForm product_id=p.product_id.to_string()/>
         </section>
     }
