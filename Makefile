@@ -25,7 +25,7 @@ SERVER_BIN := $(CARGO_TARGET_DIR)/debug/vitrine
 VITRINE_ADDR ?= 127.0.0.1:3000
 VITRINE_DATA_DIR ?= ./data
 
-.PHONY: help tools tools-e2e build build-release run run-release watch test lint test-rust test-crash test-e2e bench-latency bench-orders bench-orders-steady bench-rebuild clean-data
+.PHONY: help tools tools-e2e build build-release run run-release watch test lint test-rust test-crash test-e2e bench-latency bench-orders bench-orders-steady bench-rebuild bench-reads bench-bundle clean-data
 
 help:
 	@echo "make run     build and serve the shop with demo data on $(VITRINE_ADDR) (VITRINE_ADDR, VITRINE_DATA_DIR)"
@@ -34,6 +34,8 @@ help:
 	@echo "make bench-orders    PlaceOrder throughput and latency, 64 concurrent clients"
 	@echo "make bench-orders-steady   command -> visible latency at 300 and 500 orders/s (open loop)"
 	@echo "make bench-rebuild   rebuild a read model from 1,000,000 events under live traffic"
+	@echo "make bench-reads     read ratios: JSON and SSR reads vs static responses, CQRS read vs write-model join, search at 100k products"
+	@echo "make bench-bundle    the release WASM bundle's size, gzipped"
 
 tools:
 	scripts/install-tools.sh
@@ -95,6 +97,14 @@ bench-orders-steady: build-release
 # (cargo-leptos sets no RUSTFLAGS for release builds: this reuses its build.)
 bench-rebuild: build-release
 	LEPTOS_OUTPUT_NAME=vitrine cargo run --release -p server --example bench-rebuild -- --events $${BENCH_EVENTS:-1000000}
+
+bench-reads: tools
+	LEPTOS_OUTPUT_NAME=vitrine cargo run --release -p server --example bench-reads -- --seconds $${BENCH_SECONDS:-10} --clients $${BENCH_CLIENTS:-32}
+
+bench-bundle: tools
+	cargo leptos build --release --frontend-only
+	@for f in target/site/pkg/vitrine.wasm target/site/pkg/vitrine.js; do \
+	  echo "$$f: $$(stat -c %s $$f) bytes, $$(gzip -9 -c $$f | wc -c) gzipped"; done
 
 clean-data:
 	rm -rf $(VITRINE_DATA_DIR)

@@ -11,6 +11,9 @@
 //!    model (`WriteStore::product_page_by_join`, seed 004's five tables),
 //!    in-process, on the same data.
 //!
+//! 4. Catalog search over `--catalog` synthetic products (default 100,000)
+//!    held in memory: the memory it takes and the latency of searches.
+//!
 //! The shop runs with demo data on the default embedded stores and its own
 //! nats-server. HTTP load: `--clients` concurrent keep-alive connections
 //! (reqwest) for `--seconds` per target after a warm-up, client and server
@@ -303,8 +306,107 @@ async fn run(settings: Settings, nats_url: String) -> anyhow::Result<()> {
         records / join
     );
     drop(state);
+    search_at_scale(arg("--catalog", 100_000), seconds)?;
     if let Ok(shop) = Arc::try_unwrap(shop) {
         shop.stop().await;
+    }
+    Ok(())
+}
+
+/// Resident memory of this process, in bytes.
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn search_at_scale(products: usize, seconds: u64) -> anyhow::Result<()> {
+    use app::api::catalog::CatalogParams;
+    use domain::views::{ProductView, RatingSummary};
+    use server::queries::catalog_search::{CatalogEntry, CatalogIndex};
+    const WORDS: [&str; 16] = [
+        "walnut", "linen", "oak", "ceramic", "brass", "copper", "wireless", "compact", "lamp",
+        "blanket", "table", "clock", "vase", "skillet", "teapot", "headphones",
+    ];
+    const CATEGORIES: [&str; 8] = [
+        "Home", "Kitchen", "Electronics", "Garden", "Books", "Toys", "Sports", "Beauty",
+    ];
+    let before = rss();
+    let now = time::OffsetDateTime::now_utc();
+    let mut index = CatalogIndex::default();
+    for i in 0..products {
+        let word = |k: usize| WORDS[(i * 7 + k * 13) % WORDS.len()];
+        let view = ProductView {
+            product_id: domain::ProductId::new(),
+            seller_id: None,
+            name: format!("{} {} {}", word(0), word(1), i),
+            description: format!(
+                "A {} {} for every day, made to last; pairs with the {}.",
+                word(2),
+                word(3),
+                word(4)
+            ),
+            category: CATEGORIES[i % CATEGORIES.len()].into(),
+            tags: vec![word(5).into(), word(6).into()],
+            image_url: None,
+            price: domain::Money::from_minor(500 + (i as i64 * 7919) % 50_000),
+            previous_price: None,
+            stock: (i % 11) as u32,
+            created_at: now,
+            price_history: vec![],
+            units_sold: (i % 97) as u64,
+            recent_sales: vec![],
+            deleted: false,
+            version: 1,
+            inventory_version: 1,
+            event_time: now,
+            projected_at: now,
+        };
+        let rating = RatingSummary {
+            count: (i % 9) as u64,
+            sum: (i % 9) as u64 * (1 + i as u64 % 5),
+        };
+        index
+            .entries
+            .insert(view.product_id, Arc::new(CatalogEntry::new(view, rating)));
+    }
+    let after = rss();
+    println!(
+        "Catalog search over {products} products in memory: {:.0} MB resident for the index ({:.0} bytes a product)",
+        (after.saturating_sub(before)) as f64 / 1e6,
+        after.saturating_sub(before) as f64 / products as f64
+    );
+    let queries = [
+        ("text 'walnut lamp'", "walnut lamp", None, None, None),
+        ("text + category + price", "oak", Some("Home"), Some("100"), None),
+        ("no text, rating >= 4, price sort", "", None, None, Some("4")),
+    ];
+    for (name, text, category, max_price, min_rating) in queries {
+        let query = CatalogParams {
+            q: Some(text.into()),
+            category: category.map(Into::into),
+            max_price: max_price.map(Into::into),
+            min_rating: min_rating.map(Into::into),
+            sort: min_rating.map(|_| "price_asc".into()),
+            ..Default::default()
+        }
+        .check()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut latencies = Vec::new();
+        let until = Instant::now() + Duration::from_secs(seconds.min(5));
+        let mut total = 0;
+        while Instant::now() < until {
+            let t = Instant::now();
+            total = index.search(&query).total;
+            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        latencies.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "  {name:<34} {total:>7} hits   p50 {:>7.2} ms   p99 {:>7.2} ms",
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99)
+        );
     }
     Ok(())
 }

@@ -5,9 +5,10 @@
 //!
 //! Why in memory rather than in the read store: rating and units sold come
 //! from records other partitions write, so no single stored record could be
-//! filtered and sorted by them without write conflicts; a catalog of 100k
-//! products takes ~100 MB here (see BENCHMARKS.md). A shop beyond that would
-//! put a search engine behind the same `CatalogQueries` port.
+//! filtered and sorted by them without write conflicts. Memory and search
+//! latency at 100,000 products: `make bench-reads`, BENCHMARKS.md. A shop
+//! far beyond that would put a search engine behind the same
+//! `CatalogQueries` port.
 
 use app::api::catalog::{CatalogItem, CatalogQuery, CatalogSort, FacetCount, Facets};
 use domain::views::{ProductView, RatingSummary};
