@@ -326,11 +326,32 @@ fn search_at_scale(products: usize, seconds: u64) -> anyhow::Result<()> {
     use domain::views::{ProductView, RatingSummary};
     use server::queries::catalog_search::{CatalogEntry, CatalogIndex};
     const WORDS: [&str; 16] = [
-        "walnut", "linen", "oak", "ceramic", "brass", "copper", "wireless", "compact", "lamp",
-        "blanket", "table", "clock", "vase", "skillet", "teapot", "headphones",
+        "walnut",
+        "linen",
+        "oak",
+        "ceramic",
+        "brass",
+        "copper",
+        "wireless",
+        "compact",
+        "lamp",
+        "blanket",
+        "table",
+        "clock",
+        "vase",
+        "skillet",
+        "teapot",
+        "headphones",
     ];
     const CATEGORIES: [&str; 8] = [
-        "Home", "Kitchen", "Electronics", "Garden", "Books", "Toys", "Sports", "Beauty",
+        "Home",
+        "Kitchen",
+        "Electronics",
+        "Garden",
+        "Books",
+        "Toys",
+        "Sports",
+        "Beauty",
     ];
     let before = rss();
     let now = time::OffsetDateTime::now_utc();
@@ -350,6 +371,7 @@ fn search_at_scale(products: usize, seconds: u64) -> anyhow::Result<()> {
             category: CATEGORIES[i % CATEGORIES.len()].into(),
             tags: vec![word(5).into(), word(6).into()],
             image_url: None,
+            shipping_options: vec![],
             price: domain::Money::from_minor(500 + (i as i64 * 7919) % 50_000),
             previous_price: None,
             stock: (i % 11) as u32,
@@ -379,8 +401,20 @@ fn search_at_scale(products: usize, seconds: u64) -> anyhow::Result<()> {
     );
     let queries = [
         ("text 'walnut lamp'", "walnut lamp", None, None, None),
-        ("text + category + price", "oak", Some("Home"), Some("100"), None),
-        ("no text, rating >= 4, price sort", "", None, None, Some("4")),
+        (
+            "text + category + price",
+            "oak",
+            Some("Home"),
+            Some("100"),
+            None,
+        ),
+        (
+            "no text, rating >= 4, price sort",
+            "",
+            None,
+            None,
+            Some("4"),
+        ),
     ];
     for (name, text, category, max_price, min_rating) in queries {
         let query = CatalogParams {

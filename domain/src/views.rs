@@ -7,7 +7,7 @@ use crate::inventory::InventoryEvent;
 use crate::money::Money;
 use crate::order::{OrderEvent, OrderLine, OrderStatus};
 use crate::party::SellerEvent;
-use crate::product::ProductEvent;
+use crate::product::{ProductEvent, ShippingOption};
 use crate::review::ReviewEvent;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -59,6 +59,8 @@ pub struct ProductView {
     pub tags: Vec<String>,
     #[serde(default)]
     pub image_url: Option<String>,
+    #[serde(default)]
+    pub shipping_options: Vec<ShippingOption>,
     pub price: Money,
     /// The price before the last change, for "was 24.99".
     pub previous_price: Option<Money>,
@@ -168,6 +170,7 @@ impl ProductView {
                 category: e.details.category.clone(),
                 tags: e.details.tags.clone(),
                 image_url: e.details.image_url.clone(),
+                shipping_options: e.details.shipping_options.clone(),
                 price: e.price,
                 previous_price: None,
                 stock: 0,
@@ -190,6 +193,7 @@ impl ProductView {
                 v.category = e.details.category.clone();
                 v.tags = e.details.tags.clone();
                 v.image_url = e.details.image_url.clone();
+                v.shipping_options = e.details.shipping_options.clone();
                 v
             }
             (ProductEvent::PriceChanged(e), Some(mut v)) => {

@@ -196,7 +196,8 @@ async fn a_product_page_shows_its_rating_reviews_seller_price_facts_and_sales() 
     let lamp = create(
         &t,
         &admin,
-        json!({"name": "Walnut desk lamp", "category": "Lighting", "price": 30.0, "stock": 9}),
+        json!({"name": "Walnut desk lamp", "category": "Lighting", "price": 30.0, "stock": 9,
+               "shippingOptions": [{"name": "Standard", "price": 4.9, "days": 3}]}),
     )
     .await;
     let mug = create(

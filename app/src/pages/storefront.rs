@@ -533,6 +533,25 @@ fn product_view(
             {seller.map(|s| view! { <p class="seller">{s}</p> })}
             {(!p.description.is_empty())
                 .then(|| view! { <p class="description">{p.description.clone()}</p> })}
+            {(!p.shipping_options.is_empty())
+                .then(|| {
+                    view! {
+                        <ul class="shipping" aria-label="Shipping" data-testid="shipping">
+                            {p
+                                .shipping_options
+                                .iter()
+                                .map(|o| {
+                                    view! {
+                                        <li>
+                                            {o.name.clone()} " — " {o.price.to_string()} " · "
+                                            {o.days} " business days"
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                })}
             {(!p.tags.is_empty())
                 .then(|| {
                     view! {

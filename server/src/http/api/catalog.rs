@@ -66,6 +66,15 @@ pub struct SellerJson {
     rating: Option<f64>,
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippingJson {
+    name: String,
+    price: f64,
+    /// Business days to delivery.
+    days: u16,
+}
+
 /// The product page's record, as the JSON API serves it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,6 +87,7 @@ pub struct ProductJson {
     category: String,
     tags: Vec<String>,
     image_url: Option<String>,
+    shipping_options: Vec<ShippingJson>,
     price: f64,
     previous_price: Option<f64>,
     price_dropped: bool,
@@ -142,6 +152,15 @@ impl ProductJson {
             category: v.category,
             tags: v.tags,
             image_url: v.image_url,
+            shipping_options: v
+                .shipping_options
+                .iter()
+                .map(|o| ShippingJson {
+                    name: o.name.clone(),
+                    price: decimal(o.price),
+                    days: o.days,
+                })
+                .collect(),
             source,
         }
     }
