@@ -59,6 +59,9 @@ fn human_field(field: &str) -> String {
         "name" => "Name".into(),
         "category" => "Category".into(),
         "stock" => "Stock".into(),
+        "quantity" => "Quantity".into(),
+        "productId" => "Product".into(),
+        "paymentMethod" => "Payment method".into(),
         "overridePriceCut" => "Price cut override".into(),
         other => other.into(),
     }

@@ -2,18 +2,21 @@
 //! single-record read asking for a version the projection has not reached
 //! waits briefly, then folds the write store's event log (`source: write`).
 
-use crate::pipeline::live::LiveHub;
+use crate::pipeline::live::{LiveEntry, LiveHub};
 use crate::pipeline::status::PipelineStatus;
-use crate::store::read::ReadStore;
+use crate::store::read::{ReadStore, ORDER_HISTORY};
 use crate::store::write::WriteStore;
+use app::api::orders::{OrderListing, OrderRead};
 use app::api::{CatalogListing, ProductRead, QueryError, ReadSource};
-use app::live::PRODUCT_VIEW;
-use app::ports::CatalogQueries;
+use app::live::{ORDER_VIEW, PRODUCT_VIEW};
+use app::ports::{CatalogQueries, OrderHistoryQueries};
 use async_trait::async_trait;
 use domain::inventory::InventoryEvent;
+use domain::order::OrderEvent;
 use domain::product::ProductEvent;
-use domain::views::ProductView;
-use domain::{AggregateType, DomainEvent, ProductId};
+use domain::views::{OrderView, ProductView};
+use domain::{AggregateType, CustomerId, DomainEvent, OrderId, ProductId};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -88,25 +91,7 @@ impl CatalogQueries for CatalogService {
             }));
         }
         let id_text = id.to_string();
-        let reached = tokio::time::timeout(self.wait, async {
-            loop {
-                match notices.recv().await {
-                    Ok(entry)
-                        if entry.notice.read_model == PRODUCT_VIEW
-                            && entry.notice.aggregate_id == id_text
-                            && entry.notice.aggregate_version >= wanted =>
-                    {
-                        return true
-                    }
-                    Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return false,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
-                }
-            }
-        })
-        .await
-        .unwrap_or(false);
-        if reached {
+        if notice_reached(&mut notices, PRODUCT_VIEW, &id_text, wanted, self.wait).await {
             if let Some(product) = self.read.product_view(id).await.map_err(unavailable)? {
                 if product.version >= wanted {
                     return Ok(Some(ProductRead {
@@ -128,5 +113,136 @@ impl CatalogQueries for CatalogService {
             products,
             stale: self.status.lagging(),
         })
+    }
+
+    async fn products_by_ids(&self, ids: &[ProductId]) -> Result<CatalogListing, QueryError> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let products = self
+            .read
+            .product_views_by_ids(&ids)
+            .await
+            .map_err(unavailable)?;
+        Ok(CatalogListing {
+            products,
+            stale: self.status.lagging(),
+        })
+    }
+}
+
+/// Waits up to `wait` for a notice that `read_model`'s record `id` reached
+/// `wanted`; `notices` was subscribed before the record was read, so a
+/// notice in between is not missed.
+async fn notice_reached(
+    notices: &mut tokio::sync::broadcast::Receiver<LiveEntry>,
+    read_model: &str,
+    id: &str,
+    wanted: u64,
+    wait: Duration,
+) -> bool {
+    tokio::time::timeout(wait, async {
+        loop {
+            match notices.recv().await {
+                Ok(entry)
+                    if entry.notice.read_model == read_model
+                        && entry.notice.aggregate_id == id
+                        && entry.notice.aggregate_version >= wanted =>
+                {
+                    return true
+                }
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return false,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Customers' order histories (read model `order_history`).
+#[derive(Clone)]
+pub struct OrderHistoryService {
+    pub read: ReadStore,
+    pub write: WriteStore,
+    pub live: LiveHub,
+    pub status: Arc<PipelineStatus>,
+    pub wait: Duration,
+}
+
+impl OrderHistoryService {
+    /// The order history is behind the write model: its projector has
+    /// events to apply, or the relay has not published them yet.
+    fn stale(&self) -> bool {
+        self.status
+            .model(ORDER_HISTORY)
+            .is_some_and(|m| m.behind() > 0)
+            || self.status.relay_backlog.load(Ordering::Relaxed) > 0
+    }
+
+    /// The order as the write store's event log has it, folded by the same
+    /// code the projector runs.
+    async fn order_from_log(&self, id: OrderId) -> Result<Option<OrderView>, QueryError> {
+        let events = self
+            .write
+            .events_of(AggregateType::Order, &id.to_string(), 1, u64::MAX)
+            .await
+            .map_err(unavailable)?;
+        let mut view = None;
+        for stored in &events {
+            let event = OrderEvent::decode_envelope(stored).map_err(unavailable)?;
+            view = Some(OrderView::apply(view, &event).map_err(unavailable)?);
+        }
+        Ok(view.map(|mut v| {
+            v.projected_at = OffsetDateTime::now_utc();
+            v
+        }))
+    }
+}
+
+#[async_trait]
+impl OrderHistoryQueries for OrderHistoryService {
+    async fn customer_orders(
+        &self,
+        customer: CustomerId,
+        limit: usize,
+    ) -> Result<OrderListing, QueryError> {
+        let orders = self
+            .read
+            .orders_of_customer(customer, limit)
+            .await
+            .map_err(unavailable)?;
+        Ok(OrderListing {
+            orders,
+            stale: self.stale(),
+        })
+    }
+
+    async fn order(
+        &self,
+        id: OrderId,
+        min_version: Option<u64>,
+    ) -> Result<Option<OrderRead>, QueryError> {
+        let read = |order| OrderRead {
+            order,
+            source: ReadSource::Read,
+        };
+        let mut notices = self.live.subscribe();
+        let view = self.read.order_view(id).await.map_err(unavailable)?;
+        let wanted = match min_version {
+            Some(wanted) if view.as_ref().is_none_or(|v| v.version < wanted) => wanted,
+            _ => return Ok(view.map(read)),
+        };
+        let id_text = id.to_string();
+        if notice_reached(&mut notices, ORDER_VIEW, &id_text, wanted, self.wait).await {
+            if let Some(order) = self.read.order_view(id).await.map_err(unavailable)? {
+                if order.version >= wanted {
+                    return Ok(Some(read(order)));
+                }
+            }
+        }
+        Ok(self.order_from_log(id).await?.map(|order| OrderRead {
+            order,
+            source: ReadSource::Write,
+        }))
     }
 }

@@ -134,6 +134,7 @@ pub fn ProductPage() -> impl IntoView {
                                         })}
                                 </p>
                                 <p class="stock">{stock_label}</p>
+                                <crate::pages::cart::AddToCartForm product=p.clone()/>
                             </article>
                         }
                             .into_any()

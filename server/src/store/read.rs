@@ -4,7 +4,7 @@
 use super::projections::ActiveGenerations;
 use super::{decode_all, migrate, Db, Migration, StoreError};
 use domain::views::{OrderView, ProductView};
-use domain::{CustomerId, ProductId};
+use domain::{CustomerId, OrderId, ProductId};
 
 /// The product pages read model and its record table.
 pub const PRODUCT_VIEWS: &str = "product_views";
@@ -98,6 +98,21 @@ impl ReadStore {
             .await?;
         let rows: Vec<serde_json::Value> = res.take(0)?;
         decode_all(rows)
+    }
+
+    /// One order's history entry.
+    pub async fn order_view(&self, id: OrderId) -> Result<Option<OrderView>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM ONLY type::record($t, $id)")
+            .bind(("t", self.active_table(ORDER_HISTORY, ORDER_VIEW_TABLE)))
+            .bind(("id", id.to_string()))
+            .await?;
+        let row: Option<serde_json::Value> = res.take(0)?;
+        match row {
+            Some(v) if !v.is_null() => Ok(Some(serde_json::from_value(v)?)),
+            _ => Ok(None),
+        }
     }
 
     /// A customer's orders, newest first.
