@@ -4,9 +4,11 @@
 //! - `components/`: pieces pages share (freshness badge, price)
 //! - `api/`: the `#[server]` functions, thin: they call a port from context
 //! - `live`: the browser's side of the live feed (SSE → signals)
+//! - `cart`: the shopping cart (a cookie) and its priced view
 //! - `ports` (server only): what the server must implement
 
 pub mod api;
+pub mod cart;
 pub mod components;
 pub mod error;
 pub mod live;
@@ -49,6 +51,21 @@ pub fn App() -> impl IntoView {
     let viewer: pages::account::ViewerResource =
         Resource::new(|| (), |_| api::account::current_viewer());
     provide_context(viewer);
+    pages::cart::provide_cart();
+    // Order notices go only to their customer: after signing in or out the
+    // feed is opened again as the new account.
+    let feed = live::use_live_feed();
+    Effect::new(move |known: Option<Option<Option<String>>>| {
+        let known = known.flatten();
+        let now = match viewer.get() {
+            Some(Ok(v)) => Some(v.map(|v| v.account_id)),
+            _ => return known,
+        };
+        if known.is_some() && known != now {
+            feed.reconnect();
+        }
+        now
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/vitrine.css"/>
@@ -58,8 +75,10 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"Vitrine"</A>
                 <nav aria-label="Main">
                     <A href="/">"Shop"</A>
+                    <A href="/orders">"My orders"</A>
                     <A href="/admin/products">"Admin"</A>
                 </nav>
+                <pages::cart::CartLink/>
                 <components::LiveStatusBadge/>
                 <pages::account::AccountMenu/>
             </header>
@@ -76,6 +95,18 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/products/:id")
                         view=pages::storefront::ProductPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/cart") view=pages::cart::CartPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/checkout")
+                        view=pages::cart::CheckoutPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/orders") view=pages::orders::OrdersPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/orders/:id")
+                        view=pages::orders::OrderPage
                         ssr=SsrMode::Async
                     />
                     <Route path=path!("/login") view=pages::account::SignInPage ssr=SsrMode::Async/>

@@ -16,6 +16,8 @@ pub const PRODUCT_VIEW: &str = "productView";
 /// A review of the product (the notice's aggregate id) was projected.
 pub const PRODUCT_REVIEWS: &str = "productReviews";
 pub const SELLER_VIEW: &str = "sellerView";
+/// A customer's order (sent only to that customer and staff).
+pub const ORDER_VIEW: &str = "orderView";
 
 /// Sent when a read record changed: which record, up to which version, by
 /// which events. SSE event name `projected`; its SSE id is the feed position.
@@ -101,6 +103,35 @@ impl LiveFeed {
         })
     }
 
+    /// Grows with every notice about one read model's records (tracked):
+    /// a list of them refetches when it changes.
+    pub fn progress_of(&self, read_model: &str) -> u64 {
+        let prefix = format!("{read_model}/");
+        self.versions.with(|v| {
+            v.iter()
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .fold(0u64, |sum, (_, version)| sum.saturating_add(*version))
+        })
+    }
+
+    /// The last event the feed reported applied to a record (tracked). It
+    /// changes with every notice about the record, also those that leave
+    /// its version as it was (a product's stock).
+    pub fn last_event_of(&self, read_model: &str, aggregate_id: &str) -> Option<EventId> {
+        self.applied.with(|a| {
+            a.get(&key(read_model, aggregate_id))
+                .and_then(|seen| seen.last().copied())
+        })
+    }
+
+    /// Opens the feed again, resuming where it was: after signing in or
+    /// out, the server sends the notices the new account may see (an
+    /// order's notices go only to its customer and staff).
+    pub fn reconnect(&self) {
+        #[cfg(feature = "hydrate")]
+        browser::reconnect(*self);
+    }
+
     pub fn record(&self, notice: ProjectionNotice) {
         let k = key(&notice.read_model, &notice.aggregate_id);
         self.versions.update(|v| {
@@ -165,9 +196,20 @@ pub fn refetch_when_behind(
     shown_version: Signal<Option<u64>>,
     refetches: RwSignal<u64>,
 ) {
+    refetch_record_when_behind(feed, PRODUCT_VIEW, id, shown_version, refetches)
+}
+
+/// [`refetch_when_behind`] for a record of any read model.
+pub fn refetch_record_when_behind(
+    feed: LiveFeed,
+    read_model: &'static str,
+    id: Memo<String>,
+    shown_version: Signal<Option<u64>>,
+    refetches: RwSignal<u64>,
+) {
     let requested = RwSignal::new(0u64);
     Effect::new(move |_| {
-        let known = feed.version_of(PRODUCT_VIEW, &id.get());
+        let known = feed.version_of(read_model, &id.get());
         if let (Some(known), Some(shown)) = (known, shown_version.get()) {
             if known > shown && known > requested.get_untracked() {
                 requested.set(known);
@@ -222,10 +264,18 @@ pub fn render_position() -> String {
 mod browser {
     use super::{LiveFeed, LiveStatus, ProjectionNotice};
     use leptos::prelude::*;
+    use std::cell::RefCell;
     use std::time::Duration;
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
     use web_sys::{EventSource, MessageEvent};
+
+    thread_local! {
+        /// The open feed, closed when it is opened again.
+        static SOURCE: RefCell<Option<EventSource>> = const { RefCell::new(None) };
+        /// The id of the last event received: where a reopened feed resumes.
+        static LAST_ID: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
 
     fn rendered_position() -> Option<String> {
         let document = web_sys::window()?.document()?;
@@ -235,6 +285,13 @@ mod browser {
         meta.get_attribute("content").filter(|c| !c.is_empty())
     }
 
+    fn remember(event: &MessageEvent) {
+        let id = event.last_event_id();
+        if !id.is_empty() {
+            LAST_ID.with(|last| *last.borrow_mut() = Some(id));
+        }
+    }
+
     pub fn connect(feed: LiveFeed) {
         set_interval(
             move || feed.now.set(time::OffsetDateTime::now_utc()),
@@ -242,7 +299,20 @@ mod browser {
         );
         // Resume from where the server-rendered page was; the browser itself
         // sends Last-Event-ID on its automatic reconnects.
-        let url = match rendered_position() {
+        open(feed, rendered_position());
+    }
+
+    pub fn reconnect(feed: LiveFeed) {
+        if let Some(old) = SOURCE.with(|s| s.borrow_mut().take()) {
+            old.close();
+        }
+        feed.status.set(LiveStatus::Connecting);
+        let after = LAST_ID.with(|last| last.borrow().clone());
+        open(feed, after.or_else(rendered_position));
+    }
+
+    fn open(feed: LiveFeed, after: Option<String>) {
+        let url = match after {
             Some(position) => format!("/api/live?after={position}"),
             None => "/api/live".to_owned(),
         };
@@ -259,6 +329,7 @@ mod browser {
         on_error.forget();
 
         let on_projected = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            remember(&event);
             let Some(data) = event.data().as_string() else {
                 return;
             };
@@ -271,12 +342,13 @@ mod browser {
             .add_event_listener_with_callback("projected", on_projected.as_ref().unchecked_ref());
         on_projected.forget();
 
-        let on_reset = Closure::<dyn FnMut(MessageEvent)>::new(move |_event: MessageEvent| {
+        let on_reset = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            remember(&event);
             feed.resets.update(|r| *r += 1);
         });
         let _ = source.add_event_listener_with_callback("reset", on_reset.as_ref().unchecked_ref());
         on_reset.forget();
-        // The EventSource lives as long as the page.
-        std::mem::forget(source);
+        // The EventSource lives until the feed is opened again.
+        SOURCE.with(|s| *s.borrow_mut() = Some(source));
     }
 }

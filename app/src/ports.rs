@@ -3,14 +3,15 @@
 //! reaches this crate.
 
 use crate::api::catalog::{CatalogPage, CatalogQuery, Showcase};
+use crate::api::orders::{OrderListing, OrderRead};
 use crate::api::{CatalogListing, ProductRead, QueryError, Viewer};
 use async_trait::async_trait;
 use domain::inventory::AdjustInventory;
-use domain::order::PlaceOrder;
+use domain::order::{OrderPolicy, PlaceOrder};
 use domain::party::RegisterSeller;
 use domain::product::{ChangePrice, CreateProduct, DeleteProduct, UpdateProductDetails};
 use domain::review::SubmitReview;
-use domain::{CommandError, CommandMeta, OrderId, ProductId, WriteReceipt};
+use domain::{CommandError, CommandMeta, CustomerId, OrderId, ProductId, WriteReceipt};
 use std::sync::Arc;
 
 /// The command side for the catalog: validate with the domain rules, append
@@ -147,6 +148,39 @@ pub trait CatalogQueries: Send + Sync + 'static {
 
     /// Top rated and trending products, `limit` of each.
     async fn showcase(&self, limit: usize) -> Result<Showcase, QueryError>;
+
+    /// The read records of these products (a cart's lines), in no
+    /// particular order; ids without a record are left out.
+    async fn products_by_ids(&self, ids: &[ProductId]) -> Result<CatalogListing, QueryError>;
+}
+
+/// The read side for customers' order histories (read model `order_history`).
+/// Callers check who may see which customer's orders.
+#[async_trait]
+pub trait OrderHistoryQueries: Send + Sync + 'static {
+    /// A customer's orders, newest first; `stale` while the pipeline lags.
+    async fn customer_orders(
+        &self,
+        customer: CustomerId,
+        limit: usize,
+    ) -> Result<OrderListing, QueryError>;
+
+    /// One order. With `min_version` (a receipt's version) it waits briefly
+    /// for the projection, then answers from the write model's event log
+    /// (`source: write`) rather than with an older record.
+    async fn order(
+        &self,
+        id: OrderId,
+        min_version: Option<u64>,
+    ) -> Result<Option<OrderRead>, QueryError>;
+}
+
+/// The shop's settings pages and server functions need.
+#[derive(Clone, Copy, Debug)]
+pub struct ShopInfo {
+    pub order_policy: OrderPolicy,
+    /// The shop is served over HTTPS: its cookies are `Secure`.
+    pub secure_cookies: bool,
 }
 
 /// The live feed's current position, rendered into each page so the browser
@@ -163,7 +197,9 @@ pub struct Ports {
     pub reviews: Arc<dyn ReviewCommands>,
     pub accounts: Arc<dyn AccountPort>,
     pub catalog: Arc<dyn CatalogQueries>,
+    pub order_history: Arc<dyn OrderHistoryQueries>,
     pub live: Arc<dyn LivePosition>,
+    pub shop: ShopInfo,
 }
 
 /// The name of the session cookie.

@@ -21,10 +21,11 @@ export async function createProduct(
   request: APIRequestContext,
   name: string,
   price: number,
+  stock = 5,
 ): Promise<string> {
   await signIn(request);
   const response = await request.post('/api/products', {
-    data: { name, category: 'E2E', price, stock: 5 },
+    data: { name, category: 'E2E', price, stock },
   });
   expect(response.status()).toBe(201);
   const receipt = (await response.json()) as Receipt;

@@ -22,7 +22,7 @@ pub mod pipeline;
 pub mod queries;
 pub mod store;
 
-use app::ports::{LivePosition, Ports};
+use app::ports::{LivePosition, Ports, ShopInfo};
 use axum::extract::FromRef;
 use axum::routing::get;
 use axum::Router;
@@ -41,7 +41,7 @@ use pipeline::project_product_views::ProductViews;
 use pipeline::projector::{Projection, Projector, ReadModelOps, ReadModels};
 use pipeline::relay::{Relay, RelayWaker};
 use pipeline::status::PipelineStatus;
-use queries::CatalogService;
+use queries::{CatalogService, OrderHistoryService};
 use std::sync::{Arc, Mutex};
 use store::read::ReadStore;
 use store::write::WriteStore;
@@ -251,13 +251,25 @@ impl Shop {
             wait: settings.pipeline.read_your_writes_wait(),
             cache: catalog_cache,
         });
+        let order_history = Arc::new(OrderHistoryService {
+            read: read.clone(),
+            write: write.clone(),
+            live: live.clone(),
+            status: status.clone(),
+            wait: settings.pipeline.read_your_writes_wait(),
+        });
         let ports = Ports {
             catalog_commands: catalog_commands.clone(),
             orders: orders.clone(),
             reviews: reviews.clone(),
             accounts: accounts.clone(),
             catalog,
+            order_history,
             live: Arc::new(live.clone()),
+            shop: ShopInfo {
+                order_policy: orders.policy,
+                secure_cookies: settings.accounts.secure_cookies,
+            },
         };
 
         let relay = tokio::spawn(

@@ -92,4 +92,26 @@ mod tests {
             PaymentOutcome::Declined { .. }
         ));
     }
+
+    /// Checkout offers these test cards by name: each must do what its
+    /// label says.
+    #[tokio::test]
+    async fn the_test_cards_checkout_offers_behave_as_labelled() {
+        let p = SimulatedPayments::default();
+        for (i, (method, label)) in app::api::orders::PAYMENT_METHODS.iter().enumerate() {
+            let outcome = p
+                .charge(&format!("o{i}:1"), Money::from_minor(100), method)
+                .await
+                .unwrap();
+            let declined = matches!(outcome, PaymentOutcome::Declined { .. });
+            assert_eq!(
+                declined,
+                label.contains("declined"),
+                "{method}: {outcome:?}"
+            );
+        }
+        assert!(app::api::orders::PAYMENT_METHODS
+            .iter()
+            .any(|(m, _)| *m == DECLINED_METHOD));
+    }
 }

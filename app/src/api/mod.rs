@@ -2,7 +2,11 @@
 //! namespace) and the read DTOs both sides share.
 
 pub mod account;
+pub mod cart;
 pub mod catalog;
+#[cfg(feature = "ssr")]
+mod flash;
+pub mod orders;
 pub mod products;
 
 /// What every server function needs on the server: the ports, the caller,
@@ -44,6 +48,43 @@ pub(crate) mod server {
                 request_hash: format!("{command}:{request}"),
             }),
             correlation_id: None,
+        })
+    }
+
+    /// A cookie the browser sent with this request.
+    pub fn request_cookie(name: &str) -> Option<String> {
+        let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.trim_matches('"').to_owned())
+    }
+
+    /// A cookie of the shop's own (not the session): `Path=/`, `SameSite=Lax`,
+    /// `HttpOnly` (only the server reads it), `Secure` when the shop is
+    /// served over HTTPS; `max_age` 0 removes it.
+    pub fn set_shop_cookie(name: &str, value: &str, max_age_secs: u64) {
+        let secure = ports().is_ok_and(|p| p.shop.secure_cookies);
+        set_cookie(&format!(
+            "{name}={value}; Path=/; Max-Age={max_age_secs}; SameSite=Lax; HttpOnly{}",
+            if secure { "; Secure" } else { "" }
+        ));
+    }
+
+    /// True for a plain HTML form post (no JavaScript): the browser follows
+    /// the redirect and sees only the page it lands on.
+    pub fn is_plain_form_post() -> bool {
+        leptos::prelude::use_context::<http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
         })
     }
 

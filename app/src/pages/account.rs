@@ -51,7 +51,9 @@ pub fn SignInPage() -> impl IntoView {
                     "Password"
                     <input type="password" name="password" autocomplete="current-password" required/>
                 </label>
-                <input type="hidden" name="next" prop:value=next/>
+                // The attribute for the server-rendered form (without
+                // JavaScript), the property once hydrated.
+                <input type="hidden" name="next" value=next prop:value=next/>
                 <button type="submit">"Sign in"</button>
             </ActionForm>
             {move || error().map(|message| view! { <p class="error" role="alert">{message}</p> })}

@@ -1,5 +1,7 @@
 pub mod account;
 pub mod admin;
+pub mod cart;
+pub mod orders;
 pub mod storefront;
 
 use leptos::prelude::*;

@@ -529,6 +529,7 @@ fn product_view(
             </p>
             {lowest.map(|l| view! { <p class="price-note" data-testid="lowest-price">{l}</p> })}
             <p class="stock" data-testid="product-stock">{stock_label}</p>
+            <crate::pages::cart::AddToCartForm product=p.clone()/>
             {sold.map(|s| view! { <p class="sold">{s}</p> })}
             {seller.map(|s| view! { <p class="seller">{s}</p> })}
             {(!p.description.is_empty())

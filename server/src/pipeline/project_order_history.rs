@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 /// The name of order records in live notices.
-pub const ORDER_NOTICE: &str = "orderView";
+pub const ORDER_NOTICE: &str = app::live::ORDER_VIEW;
 
 pub struct OrderHistory;
 

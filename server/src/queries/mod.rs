@@ -5,8 +5,11 @@
 
 pub mod catalog_cache;
 pub mod catalog_search;
+mod order_history;
 
-use crate::pipeline::live::LiveHub;
+pub use order_history::OrderHistoryService;
+
+use crate::pipeline::live::{LiveEntry, LiveHub};
 use crate::pipeline::status::PipelineStatus;
 use crate::store::read::ReadStore;
 use crate::store::write::WriteStore;
@@ -34,7 +37,37 @@ pub struct CatalogService {
     pub cache: Arc<CatalogCache>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> QueryError {
+/// Waits up to `wait` for a notice that `read_model`'s record `id` reached
+/// `wanted`; `notices` was subscribed before the record was read, so a
+/// notice in between is not missed.
+pub(crate) async fn notice_reached(
+    notices: &mut tokio::sync::broadcast::Receiver<LiveEntry>,
+    read_model: &str,
+    id: &str,
+    wanted: u64,
+    wait: Duration,
+) -> bool {
+    tokio::time::timeout(wait, async {
+        loop {
+            match notices.recv().await {
+                Ok(entry)
+                    if entry.notice.read_model == read_model
+                        && entry.notice.aggregate_id == id
+                        && entry.notice.aggregate_version >= wanted =>
+                {
+                    return true
+                }
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return false,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> QueryError {
     tracing::error!(error = %e, "read failed");
     QueryError::Unavailable("the store failed".into())
 }
@@ -90,24 +123,7 @@ impl CatalogService {
             return Ok(view.map(|v| (v, ReadSource::Read)));
         }
         let id_text = id.to_string();
-        let reached = tokio::time::timeout(self.wait, async {
-            loop {
-                match notices.recv().await {
-                    Ok(entry)
-                        if entry.notice.read_model == PRODUCT_VIEW
-                            && entry.notice.aggregate_id == id_text
-                            && entry.notice.aggregate_version >= wanted =>
-                    {
-                        return true
-                    }
-                    Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return false,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
-                }
-            }
-        })
-        .await
-        .unwrap_or(false);
+        let reached = notice_reached(&mut notices, PRODUCT_VIEW, &id_text, wanted, self.wait).await;
         if reached {
             if let Some(view) = self.read.product_view(id).await.map_err(unavailable)? {
                 if view.version >= wanted {
@@ -167,6 +183,19 @@ impl CatalogQueries for CatalogService {
 
     async fn products(&self) -> Result<CatalogListing, QueryError> {
         let products = self.read.all_product_views().await.map_err(unavailable)?;
+        Ok(CatalogListing {
+            products,
+            stale: self.status.lagging(),
+        })
+    }
+
+    async fn products_by_ids(&self, ids: &[ProductId]) -> Result<CatalogListing, QueryError> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let products = self
+            .read
+            .product_views_by_ids(&ids)
+            .await
+            .map_err(unavailable)?;
         Ok(CatalogListing {
             products,
             stale: self.status.lagging(),

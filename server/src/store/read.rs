@@ -4,7 +4,7 @@
 use super::projections::ActiveGenerations;
 use super::{decode_all, migrate, Db, Migration, StoreError};
 use domain::views::{OrderView, ProductView, RatingSummary, ReviewView, SellerView};
-use domain::{CustomerId, ProductId, SellerId};
+use domain::{CustomerId, OrderId, ProductId, SellerId};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -167,6 +167,21 @@ impl ReadStore {
             .db
             .query("SELECT * OMIT id FROM ONLY type::record($t, $id)")
             .bind(("t", self.active_table(PRODUCT_VIEWS, SELLER_VIEW_TABLE)))
+            .bind(("id", id.to_string()))
+            .await?;
+        let row: Option<serde_json::Value> = res.take(0)?;
+        match row {
+            Some(v) if !v.is_null() => Ok(Some(serde_json::from_value(v)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// One order's history entry.
+    pub async fn order_view(&self, id: OrderId) -> Result<Option<OrderView>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM ONLY type::record($t, $id)")
+            .bind(("t", self.active_table(ORDER_HISTORY, ORDER_VIEW_TABLE)))
             .bind(("id", id.to_string()))
             .await?;
         let row: Option<serde_json::Value> = res.take(0)?;

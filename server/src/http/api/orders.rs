@@ -209,27 +209,16 @@ pub(super) async fn customer_orders(
             "only the customer and shop staff see a customer's orders",
         ));
     }
-    let orders = state
-        .read
-        .orders_of_customer(customer, 200)
+    let listing = state
+        .ports
+        .order_history
+        .customer_orders(customer, 200)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "order history read failed");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
-        })?;
-    let stale = state
-        .status
-        .model(crate::store::read::ORDER_HISTORY)
-        .is_some_and(|m| m.behind() > 0)
-        || state
-            .status
-            .relay_backlog
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0;
-    let orders: Vec<OrderJson> = orders.into_iter().map(OrderJson::from).collect();
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again"))?;
+    let orders: Vec<OrderJson> = listing.orders.into_iter().map(OrderJson::from).collect();
     Ok(Json(serde_json::json!({
         "customerId": customer.to_string(),
         "orders": orders,
-        "stale": stale,
+        "stale": listing.stale,
     })))
 }
