@@ -4,6 +4,7 @@
 //! It compiles for the server and for the browser, so the browser reuses the
 //! same validation and read-record folds for optimistic updates.
 
+pub mod analytics;
 pub mod authz;
 pub mod error;
 pub mod event;

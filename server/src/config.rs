@@ -20,6 +20,8 @@ pub enum ConfigError {
     MaxPrice(domain::MoneyError),
     #[error("shop.min_order_total {0}")]
     MinOrderTotal(domain::MoneyError),
+    #[error("shop.time_zone {0:?} must be UTC or a UTC offset such as +02:00")]
+    TimeZone(String),
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -61,6 +63,13 @@ pub struct ShopSettings {
     /// Orders not paid within this many minutes are cancelled and their
     /// stock released.
     pub unpaid_order_timeout_minutes: f64,
+    /// The offset hourly sales are shown in: `UTC` or `+02:00`.
+    #[serde(default = "utc")]
+    pub time_zone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -179,6 +188,17 @@ impl Settings {
         })
     }
 
+    /// The shop's time zone as a fixed offset from UTC.
+    pub fn time_zone(&self) -> Result<time::UtcOffset, ConfigError> {
+        let zone = self.shop.time_zone.trim();
+        if zone.eq_ignore_ascii_case("utc") || zone == "Z" {
+            return Ok(time::UtcOffset::UTC);
+        }
+        let format =
+            time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+        time::UtcOffset::parse(zone, &format).map_err(|_| ConfigError::TimeZone(zone.to_owned()))
+    }
+
     pub fn write_db_url(&self) -> String {
         self.write_db
             .clone()
@@ -220,5 +240,20 @@ mod tests {
             assert_eq!(s.addr, Some("127.0.0.1:4000".parse().unwrap()));
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod time_zone_tests {
+    use super::*;
+
+    #[test]
+    fn the_shop_time_zone_is_utc_or_a_fixed_offset() {
+        let mut s = Settings::defaults().unwrap();
+        assert_eq!(s.time_zone().unwrap(), time::UtcOffset::UTC);
+        s.shop.time_zone = "+05:30".into();
+        assert_eq!(s.time_zone().unwrap().whole_minutes(), 330);
+        s.shop.time_zone = "Europe/Paris".into();
+        assert!(matches!(s.time_zone(), Err(ConfigError::TimeZone(_))));
     }
 }

@@ -38,6 +38,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use pipeline::live::LiveHub;
 use pipeline::project_order_history::OrderHistory;
 use pipeline::project_product_views::ProductViews;
+use pipeline::project_sales_analytics::SalesAnalytics;
 use pipeline::projector::{Projection, Projector, ReadModelOps, ReadModels};
 use pipeline::relay::{Relay, RelayWaker};
 use pipeline::status::PipelineStatus;
@@ -224,6 +225,7 @@ impl Shop {
         let status = Arc::new(PipelineStatus::default());
         let relay_waker = RelayWaker::default();
 
+        settings.time_zone()?; // refuse a wrong time zone at start, not per request
         let bus = CommandBus::new(write.clone(), relay_waker.clone());
         let catalog_commands = Arc::new(CatalogHandler {
             bus: bus.clone(),
@@ -292,7 +294,13 @@ impl Shop {
             settings: settings.pipeline.projector(),
             shutdown: &shutdown,
         };
-        let read_models = ReadModels(vec![parts.build(ProductViews), parts.build(OrderHistory)]);
+        let read_models = ReadModels(vec![
+            parts.build(ProductViews),
+            parts.build(OrderHistory),
+            parts.build(SalesAnalytics {
+                partitions: settings.pipeline.projector().partitions,
+            }),
+        ]);
         *status.models.write().unwrap_or_else(|p| p.into_inner()) =
             read_models.0.iter().map(|m| m.status()).collect();
         // A consumer of the layout before partitions; its place is taken by

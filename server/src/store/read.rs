@@ -16,6 +16,13 @@ pub const SELLER_VIEW_TABLE: &str = "seller_view";
 /// Customers' order histories and their record table.
 pub const ORDER_HISTORY: &str = "order_history";
 pub const ORDER_VIEW_TABLE: &str = "order_view";
+/// Sales analytics: one record per order, and figures sharded by partition.
+pub const SALES_ANALYTICS: &str = "sales_analytics";
+pub const SALES_ORDER_TABLE: &str = "sales_order";
+pub const PRODUCT_SALES_TABLE: &str = "product_sales";
+pub const CATEGORY_SALES_TABLE: &str = "category_sales";
+pub const CUSTOMER_VALUE_TABLE: &str = "customer_value";
+pub const HOURLY_SALES_TABLE: &str = "hourly_sales";
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -199,6 +206,51 @@ impl ReadStore {
             .await?;
         let rows: Vec<serde_json::Value> = res.take(0)?;
         decode_all(rows)
+    }
+
+    /// A sales figure summed over its partition shards (`<key>_<p>`), and
+    /// whether any shard exists.
+    pub async fn sales_tally(
+        &self,
+        table: &str,
+        key: &str,
+        partitions: u16,
+    ) -> Result<(domain::analytics::Tally, bool), StoreError> {
+        let ids: Vec<String> = (0..partitions).map(|p| format!("{key}_{p}")).collect();
+        let shards = self.sales_shards(table, &ids).await?;
+        let found = !shards.is_empty();
+        Ok((
+            shards
+                .iter()
+                .fold(domain::analytics::Tally::default(), |a, (_, t)| a.merge(t)),
+            found,
+        ))
+    }
+
+    /// The shards with these ids (`<key>_<p>`) of a sales figure table,
+    /// with their keys.
+    pub async fn sales_shards(
+        &self,
+        table: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, domain::analytics::Tally)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Shard {
+            key: String,
+            #[serde(flatten)]
+            tally: domain::analytics::Tally,
+        }
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM $ids.map(|$k| type::record($t, $k))")
+            .bind(("t", self.active_table(SALES_ANALYTICS, table)))
+            .bind(("ids", ids.to_vec()))
+            .await?;
+        let rows: Vec<serde_json::Value> = res.take(0)?;
+        Ok(decode_all::<Shard>(rows)?
+            .into_iter()
+            .map(|s| (s.key, s.tally))
+            .collect())
     }
 
     /// A customer's orders, newest first.

@@ -8,6 +8,7 @@
 //! a 422.
 
 mod accounts;
+mod analytics;
 mod catalog;
 mod operations;
 mod orders;
@@ -53,6 +54,19 @@ pub fn routes() -> Router<AppState> {
         .route("/customers/{id}/orders", get(orders::customer_orders))
         .route("/live", get(super::live::live_feed))
         .route("/analytics/sync-status", get(operations::sync_status))
+        .route(
+            "/analytics/products/{id}/sales",
+            get(analytics::product_sales),
+        )
+        .route(
+            "/analytics/categories/{category}/revenue",
+            get(analytics::category_revenue),
+        )
+        .route(
+            "/analytics/customers/{id}/lifetime-value",
+            get(analytics::customer_lifetime_value),
+        )
+        .route("/analytics/sales/hourly", get(analytics::hourly_sales))
         .route("/admin/read-models", get(operations::read_models))
         .route(
             "/admin/read-models/{name}/rebuild",
