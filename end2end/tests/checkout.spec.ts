@@ -65,14 +65,30 @@ async function watched(page: Page): Promise<Watched> {
 
 const LIFECYCLE = ['awaitingPayment', 'paid', 'confirmed', 'shipped', 'delivered'];
 
-test('a shopper fills a cart, signs in at checkout, pays, and watches the order move without reloading', async ({
+test('a shopper searches, filters, fills a cart, signs in at checkout, pays, and watches the order move without reloading', async ({
   page,
   request,
 }) => {
   const productId = await createProduct(request, 'E2E checkout lamp', 12.5);
 
+  // Search from the home page, narrow by category, open the product.
+  await page.goto('/');
+  await waitForLive(page);
+  await page.getByRole('searchbox', { name: 'Search the shop' }).fill('checkout lamp');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(/\/search\?q=checkout\+lamp/);
+  await page.getByTestId('facets').getByRole('link', { name: /^E2E/ }).click();
+  await expect(page).toHaveURL(/category=E2E/);
+  await expect(page.getByTestId('result-count')).toHaveText('1 product');
+  await page.getByTestId('catalog').getByRole('link', { name: /E2E checkout lamp/ }).click();
+  await expect(page).toHaveURL(new RegExp(`/products/${productId}$`));
+  await waitForLive(page);
+
   // Shopping needs no account: the cart is a cookie.
-  await addToCart(page, productId, 1);
+  const form = page.getByTestId('add-to-cart');
+  await form.getByLabel('Quantity').fill('1');
+  await form.getByRole('button', { name: 'Add to cart' }).click();
+  await expect(page.getByTestId('add-to-cart-status')).toContainText('Added to your cart');
   await expect(page.getByTestId('cart-link')).toHaveText('Cart (1)');
   await page.reload();
   await expect(page.getByTestId('cart-link')).toHaveText('Cart (1)');

@@ -459,13 +459,20 @@ pub fn ProductPage() -> impl IntoView {
             .and_then(|r| r.ok())
             .map(|r| r.product.projected_at)
     });
+    // Outside the re-rendered part: a live refetch (every sale of this
+    // product is one) must not forget a review being written or published.
+    let review = ReviewDraft {
+        submit: ServerAction::<SubmitReview>::new(),
+        rating: RwSignal::new("5".to_owned()),
+        comment: RwSignal::new(String::new()),
+    };
 
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match product.await {
                     Ok(read) if !read.product.deleted => {
-                        product_view(read, projected_at, behind).into_any()
+                        product_view(read, projected_at, behind, review).into_any()
                     }
                     Ok(_) | Err(AppError::NotFound) => {
                         view! { <crate::pages::NotFound/> }.into_any()
@@ -481,6 +488,7 @@ fn product_view(
     read: ProductRead,
     projected_at: Signal<Option<time::OffsetDateTime>>,
     behind: Signal<bool>,
+    review: ReviewDraft,
 ) -> impl IntoView {
     let p = read.product;
     let extras = read.extras;
@@ -596,17 +604,29 @@ fn product_view(
         <section class="reviews" aria-labelledby="reviews-heading">
             <h2 id="reviews-heading">"Reviews"</h2>
             {review_list}
-            <ReviewForm product_id=p.product_id.to_string()/>
+            <ReviewForm product_id=p.product_id.to_string() review/>
         </section>
     }
+}
+
+/// A review being written and its submission, kept by the product page.
+#[derive(Clone, Copy)]
+struct ReviewDraft {
+    submit: ServerAction<SubmitReview>,
+    rating: RwSignal<String>,
+    comment: RwSignal<String>,
 }
 
 /// The review form: the server decides who may review and says why not; the
 /// new rating shows once the review's projection lands (live).
 #[component]
-fn ReviewForm(product_id: String) -> impl IntoView {
+fn ReviewForm(product_id: String, review: ReviewDraft) -> impl IntoView {
     let feed = use_live_feed();
-    let submit = ServerAction::<SubmitReview>::new();
+    let ReviewDraft {
+        submit,
+        rating,
+        comment,
+    } = review;
     let command_id = RwSignal::new(domain::CommandId::new().to_string());
     let pid = product_id.clone();
     let status = move || match submit.value().get() {
@@ -637,6 +657,9 @@ fn ReviewForm(product_id: String) -> impl IntoView {
     Effect::new(move |_| {
         if submit.version().get() > 0 {
             command_id.set(domain::CommandId::new().to_string());
+            if submit.value().get_untracked().is_some_and(|r| r.is_ok()) {
+                comment.set(String::new());
+            }
         }
     });
     view! {
@@ -646,17 +669,35 @@ fn ReviewForm(product_id: String) -> impl IntoView {
             <input type="hidden" name="product_id" value=product_id/>
             <label>
                 "Rating"
-                <select name="rating" required>
-                    <option value="5">"5 — excellent"</option>
-                    <option value="4">"4 — good"</option>
-                    <option value="3">"3 — fair"</option>
-                    <option value="2">"2 — poor"</option>
-                    <option value="1">"1 — bad"</option>
+                <select
+                    name="rating"
+                    required
+                    prop:value=move || rating.get()
+                    on:change=move |ev| rating.set(event_target_value(&ev))
+                >
+                    {[("5", "5 — excellent"), ("4", "4 — good"), ("3", "3 — fair"), ("2", "2 — poor"), ("1", "1 — bad")]
+                        .into_iter()
+                        .map(|(value, label)| {
+                            view! {
+                                <option value=value selected=move || rating.get() == value>
+                                    {label}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
                 </select>
             </label>
             <label>
                 "Your review"
-                <textarea name="comment" rows="4" minlength="3" maxlength="2000" required></textarea>
+                <textarea
+                    name="comment"
+                    rows="4"
+                    minlength="3"
+                    maxlength="2000"
+                    required
+                    prop:value=move || comment.get()
+                    on:input=move |ev| comment.set(event_target_value(&ev))
+                ></textarea>
             </label>
             <button type="submit" disabled=move || submit.pending().get()>"Submit review"</button>
             {status}
