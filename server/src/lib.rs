@@ -299,6 +299,7 @@ impl Shop {
             parts.build(OrderHistory),
             parts.build(SalesAnalytics {
                 partitions: settings.pipeline.projector().partitions,
+                write: write.clone(),
             }),
         ]);
         *status.models.write().unwrap_or_else(|p| p.into_inner()) =

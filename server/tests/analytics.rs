@@ -293,3 +293,97 @@ async fn sales_figures_count_placed_orders_and_corrections_take_them_out() {
     assert!(report.drifts.is_empty(), "{:#?}", report.drifts);
     t.stop().await;
 }
+
+/// A placement the projector heals from the event log (its stream message
+/// never came) adds to the figures already there, not over them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placement_healed_from_the_log_adds_to_the_existing_figures() {
+    use server::pipeline::projector::partition_of;
+    use server::store::projections::{BatchWrite, RecordWrite};
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestShop::start(dir.path()).await;
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../domain/tests/corpus/order.json"
+    );
+    let events: Vec<domain::StoredEvent> =
+        serde_json::from_str(&std::fs::read_to_string(corpus).unwrap()).unwrap();
+    // Placed (4 mugs, 50.00), payment declined, cancelled.
+    let order = "0194fbc8-5208-7001-b134-82d6adfd281f";
+    let story: Vec<domain::StoredEvent> = events
+        .into_iter()
+        .filter(|e| e.aggregate_id == order)
+        .collect();
+    assert_eq!(story.len(), 3);
+    let mug = "01943ade-1320-7001-aa9f-592d2d6d4b64";
+    let partitions = t.shop.state.settings.pipeline.partitions;
+    let p = partition_of(order, partitions);
+    // Other orders of this partition already sold 10 mugs for 100.00.
+    let shard = json!({"key": mug, "partition": p, "units": 10, "revenue": 10_000, "orders": 2});
+    let batch = BatchWrite {
+        records: vec![RecordWrite {
+            table: "product_sales_g1".into(),
+            id: format!("{mug}_{p}"),
+            content: shard,
+        }],
+        ..Default::default()
+    };
+    t.shop
+        .state
+        .read
+        .write_batch("sales_analytics", 1, batch)
+        .await
+        .unwrap();
+    t.shop.state.write.import_log(&story).await.unwrap();
+    let js = async_nats::jetstream::new(t.shop.state.nats.clone());
+    let inject = |e: &domain::StoredEvent| {
+        let (js, e) = (js.clone(), e.clone());
+        async move {
+            js.publish(
+                server::pipeline::jetstream::event_subject("order", &e.aggregate_id),
+                serde_json::to_vec(&e).unwrap().into(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        }
+    };
+    let sales = |want: (i64, i64, i64)| {
+        let read = t.shop.state.read.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                let (tally, _) = read
+                    .sales_tally("product_sales", mug, partitions)
+                    .await
+                    .unwrap();
+                if (tally.units, tally.revenue, tally.orders) == want {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{tally:?}, wanted {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    // Only the declined payment reaches the stream: the placement is healed
+    // from the log and added to what was there.
+    inject(&story[1]).await;
+    sales((14, 15_000, 3)).await;
+    inject(&story[2]).await;
+    sales((10, 10_000, 2)).await;
+    let letters = t
+        .shop
+        .state
+        .read_models
+        .get("sales_analytics")
+        .unwrap()
+        .dead_letters(None)
+        .await
+        .unwrap();
+    assert!(letters.is_empty(), "{letters:#?}");
+    t.stop().await;
+}
