@@ -145,12 +145,12 @@ impl CatalogCache {
         } else {
             self.read.ratings(Some(&rated_ids)).await?
         };
-        let mut seller_views = Vec::new();
-        for id in &sellers {
-            if let Ok(id) = id.parse::<SellerId>() {
-                seller_views.extend(self.read.seller_view(id).await?);
-            }
-        }
+        let seller_ids: Vec<String> = sellers.into_iter().collect();
+        let seller_views: Vec<SellerView> = if seller_ids.is_empty() {
+            vec![]
+        } else {
+            self.read.seller_views_by_ids(&seller_ids).await?
+        };
         let mut cached = self.cached_mut();
         for view in views {
             let id = view.product_id;

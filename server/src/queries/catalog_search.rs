@@ -45,6 +45,8 @@ pub struct CatalogEntry {
     pub view: ProductView,
     pub rating: RatingSummary,
     fields: Vec<(f32, Vec<String>)>,
+    /// The name lower-cased once, for sorting (not per comparison).
+    sort_name: String,
 }
 
 impl CatalogEntry {
@@ -56,6 +58,7 @@ impl CatalogEntry {
             (DESCRIPTION, words(&view.description)),
         ];
         CatalogEntry {
+            sort_name: view.name.to_lowercase(),
             view,
             rating,
             fields,
@@ -177,16 +180,9 @@ fn passes(entry: &CatalogEntry, q: &CatalogQuery, except: Except) -> bool {
 }
 
 fn by_name(a: &CatalogEntry, b: &CatalogEntry) -> Ordering {
-    a.view
-        .name
-        .to_lowercase()
-        .cmp(&b.view.name.to_lowercase())
-        .then(
-            a.view
-                .product_id
-                .to_string()
-                .cmp(&b.view.product_id.to_string()),
-        )
+    a.sort_name
+        .cmp(&b.sort_name)
+        .then(a.view.product_id.cmp(&b.view.product_id))
 }
 
 fn by_rating(a: &CatalogEntry, b: &CatalogEntry) -> Ordering {

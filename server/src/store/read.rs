@@ -56,6 +56,35 @@ pub struct ReadStore {
 }
 
 impl ReadStore {
+    /// One record of a table by id, `None` when it does not exist.
+    async fn record_by_id<T: serde::de::DeserializeOwned>(
+        &self,
+        table: String,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM ONLY type::record($t, $id)")
+            .bind(("t", table))
+            .bind(("id", id.to_owned()))
+            .await?;
+        let row: Option<serde_json::Value> = res.take(0)?;
+        match row {
+            Some(v) if !v.is_null() => Ok(Some(serde_json::from_value(v)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Several records of a table by id, in no particular order; missing
+    /// ids are left out.
+    pub async fn records_of<T: serde::de::DeserializeOwned>(
+        &self,
+        table: String,
+        ids: &[String],
+    ) -> Result<Vec<T>, StoreError> {
+        decode_all(self.records_by_ids(&table, ids).await?)
+    }
+
     pub async fn open(db: Db) -> Result<Self, StoreError> {
         migrate(&db, MIGRATIONS).await?;
         Ok(ReadStore {
@@ -74,17 +103,8 @@ impl ReadStore {
     }
 
     pub async fn product_view(&self, id: ProductId) -> Result<Option<ProductView>, StoreError> {
-        let mut res = self
-            .db
-            .query("SELECT * OMIT id FROM ONLY type::record($t, $id)")
-            .bind(("t", self.product_table()))
-            .bind(("id", id.to_string()))
-            .await?;
-        let row: Option<serde_json::Value> = res.take(0)?;
-        match row {
-            Some(v) if !v.is_null() => Ok(Some(serde_json::from_value(v)?)),
-            _ => Ok(None),
-        }
+        self.record_by_id(self.product_table(), &id.to_string())
+            .await
     }
 
     pub async fn product_views_by_ids(
@@ -170,32 +190,25 @@ impl ReadStore {
     }
 
     pub async fn seller_view(&self, id: SellerId) -> Result<Option<SellerView>, StoreError> {
-        let mut res = self
-            .db
-            .query("SELECT * OMIT id FROM ONLY type::record($t, $id)")
-            .bind(("t", self.active_table(PRODUCT_VIEWS, SELLER_VIEW_TABLE)))
-            .bind(("id", id.to_string()))
-            .await?;
-        let row: Option<serde_json::Value> = res.take(0)?;
-        match row {
-            Some(v) if !v.is_null() => Ok(Some(serde_json::from_value(v)?)),
-            _ => Ok(None),
-        }
+        self.record_by_id(
+            self.active_table(PRODUCT_VIEWS, SELLER_VIEW_TABLE),
+            &id.to_string(),
+        )
+        .await
     }
 
     /// One order's history entry.
     pub async fn order_view(&self, id: OrderId) -> Result<Option<OrderView>, StoreError> {
-        let mut res = self
-            .db
-            .query("SELECT * OMIT id FROM ONLY type::record($t, $id)")
-            .bind(("t", self.active_table(ORDER_HISTORY, ORDER_VIEW_TABLE)))
-            .bind(("id", id.to_string()))
-            .await?;
-        let row: Option<serde_json::Value> = res.take(0)?;
-        match row {
-            Some(v) if !v.is_null() => Ok(Some(serde_json::from_value(v)?)),
-            _ => Ok(None),
-        }
+        self.record_by_id(
+            self.active_table(ORDER_HISTORY, ORDER_VIEW_TABLE),
+            &id.to_string(),
+        )
+        .await
+    }
+
+    pub async fn seller_views_by_ids(&self, ids: &[String]) -> Result<Vec<SellerView>, StoreError> {
+        self.records_of(self.active_table(PRODUCT_VIEWS, SELLER_VIEW_TABLE), ids)
+            .await
     }
 
     pub async fn all_seller_views(&self) -> Result<Vec<SellerView>, StoreError> {
