@@ -47,6 +47,10 @@ pub struct CatalogCache {
     cached: RwLock<Cached>,
     /// One full load at a time.
     loading: tokio::sync::Mutex<()>,
+    /// The live hub position whose notices the cache has applied: a read
+    /// waits for the position the hub had reached, so a browser refetching
+    /// on a notice never gets the record from before it.
+    applied: tokio::sync::watch::Sender<u64>,
 }
 
 fn newer(candidate: &ProductView, current: &ProductView) -> bool {
@@ -60,6 +64,7 @@ impl CatalogCache {
             live,
             cached: RwLock::new(Cached::default()),
             loading: tokio::sync::Mutex::new(()),
+            applied: tokio::sync::watch::channel(0).0,
         })
     }
 
@@ -123,8 +128,17 @@ impl CatalogCache {
         Ok(())
     }
 
-    /// Loads the cache if it never was, or if what it was loaded from changed.
+    /// Waits (briefly) until the notices the hub had received when the read
+    /// began are applied, then loads the cache if what it was loaded from
+    /// changed.
     pub async fn ensure_fresh(&self) -> Result<(), StoreError> {
+        let target = self.live.position();
+        let mut applied = self.applied.subscribe();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(500),
+            applied.wait_for(|p| *p >= target),
+        )
+        .await;
         if self.cached().loaded != Some(self.source()) {
             self.reload().await?;
         }
@@ -184,6 +198,8 @@ impl CatalogCache {
         let cache = self.clone();
         // Subscribe before the first load, so no notice falls in between.
         let mut notices = cache.live.subscribe();
+        // Notices from before the subscription are in the first load.
+        cache.applied.send_replace(cache.live.position());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
@@ -196,8 +212,10 @@ impl CatalogCache {
                 let mut rated = BTreeSet::new();
                 let mut sellers = BTreeSet::new();
                 let mut lost = false;
+                let mut position = 0u64;
                 let mut take = |n: Result<crate::pipeline::live::LiveEntry, RecvError>| match n {
                     Ok(entry) => {
+                        position = position.max(entry.position);
                         let id = entry.notice.aggregate_id.clone();
                         match entry.notice.read_model.as_str() {
                             PRODUCT_VIEW => {
@@ -236,6 +254,10 @@ impl CatalogCache {
                         }
                     }
                 }
+                if lost {
+                    // The reload reads everything up to now.
+                    position = position.max(cache.live.position());
+                }
                 let result = if lost || cache.cached().loaded != Some(cache.source()) {
                     if lost {
                         // Force the reload even if the source did not change.
@@ -247,9 +269,18 @@ impl CatalogCache {
                 } else {
                     Ok(())
                 };
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "catalog cache could not reload; will retry");
-                    cache.cached_mut().loaded = None;
+                match result {
+                    Ok(()) => {
+                        cache.applied.send_if_modified(|p| {
+                            let moved = position > *p;
+                            *p = (*p).max(position);
+                            moved
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "catalog cache could not reload; will retry");
+                        cache.cached_mut().loaded = None;
+                    }
                 }
             }
         })
