@@ -13,6 +13,16 @@ use surrealdb::Surreal;
 
 pub type Db = Surreal<Any>;
 
+/// The stores share one SurrealDB handle rather than clone it: in SurrealDB
+/// 3 every clone of a `Surreal` opens a new session (a random id, a message
+/// to the engine's session task, a registry entry) and its drop closes it,
+/// and the stores are cloned with the app state on every request. Measured
+/// in the read benchmark: the sessions took most of a product read's time.
+/// Sharing is safe here: every query uses the same namespace, database and
+/// credentials, and transactions are whole scripts (`BEGIN … COMMIT`), never
+/// held open on a session.
+pub type SharedDb = std::sync::Arc<Db>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]

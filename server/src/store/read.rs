@@ -2,7 +2,7 @@
 //! written only by its projector, together with that projector's checkpoint.
 
 use super::projections::ActiveGenerations;
-use super::{decode_all, migrate, Db, Migration, StoreError};
+use super::{decode_all, migrate, Db, Migration, SharedDb, StoreError};
 use domain::views::{OrderView, ProductView, RatingSummary, ReviewView, SellerView};
 use domain::{CustomerId, OrderId, ProductId, SellerId};
 use serde::Deserialize;
@@ -51,7 +51,7 @@ const MIGRATIONS: &[Migration] = &[
 
 #[derive(Clone)]
 pub struct ReadStore {
-    pub(crate) db: Db,
+    pub(crate) db: SharedDb,
     pub(crate) active: ActiveGenerations,
 }
 
@@ -88,7 +88,7 @@ impl ReadStore {
     pub async fn open(db: Db) -> Result<Self, StoreError> {
         migrate(&db, MIGRATIONS).await?;
         Ok(ReadStore {
-            db,
+            db: SharedDb::new(db),
             active: ActiveGenerations::default(),
         })
     }

@@ -2,7 +2,7 @@
 //! append-only event log and the outbox, always changed together in one
 //! transaction ([`Commit`]); plus accounts and the idempotency records.
 
-use super::{decode_all, keyed_row, migrate, Db, Migration, StoreError, CONFLICT_MARKER};
+use super::{decode_all, keyed_row, migrate, Db, Migration, SharedDb, StoreError, CONFLICT_MARKER};
 use domain::{AggregateType, StoredEvent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -153,7 +153,7 @@ pub struct OutboxRow {
 
 #[derive(Clone)]
 pub struct WriteStore {
-    pub(crate) db: Db,
+    pub(crate) db: SharedDb,
 }
 
 const COMMIT_SCRIPT: &str = "BEGIN TRANSACTION;
@@ -174,7 +174,9 @@ const COMMIT_SCRIPT: &str = "BEGIN TRANSACTION;
 impl WriteStore {
     pub async fn open(db: Db) -> Result<Self, StoreError> {
         migrate(&db, MIGRATIONS).await?;
-        Ok(WriteStore { db })
+        Ok(WriteStore {
+            db: SharedDb::new(db),
+        })
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
