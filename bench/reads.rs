@@ -41,6 +41,10 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// A cookie the shop does not read: any cookie makes the page rendered for
+/// this visitor rather than served as kept, so this measures rendering.
+const VISITOR_COOKIE: &str = "theme=dark";
+
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -75,9 +79,21 @@ struct Load {
     errors: u64,
 }
 
-async fn load(url: &str, clients: usize, seconds: u64) -> anyhow::Result<Load> {
+/// `cookie`: sent with every request (a visitor with a cart or a session,
+/// whose pages are rendered for them each time rather than kept).
+async fn load(
+    url: &str,
+    clients: usize,
+    seconds: u64,
+    cookie: Option<&str>,
+) -> anyhow::Result<Load> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(cookie) = cookie {
+        headers.insert(reqwest::header::COOKIE, cookie.parse()?);
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
+        .default_headers(headers)
         .build()?;
     // Warm-up: connections, caches.
     let warm_until = Instant::now() + Duration::from_secs(2);
@@ -232,15 +248,23 @@ async fn run(settings: Settings, nats_url: String) -> anyhow::Result<()> {
         &format!("http://{static_addr}/static.json"),
         clients,
         seconds,
+        None,
     )
     .await?;
     report("static JSON (axum, same size)", &static_json);
-    let product_json = load(&json_url, clients, seconds).await?;
-    report("GET /api/products/{id}", &product_json);
+    let product_json = load(&json_url, clients, seconds, None).await?;
+    report("GET /api/products/{id} (kept)", &product_json);
     println!(
         "  ratio {:.1}% of the static response's throughput (target >= 50%), p99 {:.2} ms (target <= 5 ms)",
         100.0 * product_json.rps / static_json.rps,
         product_json.p99
+    );
+    let rendered_json = load(&json_url, clients, seconds, Some(VISITOR_COOKIE)).await?;
+    report("  same, with a cookie (serialized)", &rendered_json);
+    println!(
+        "  ratio {:.1}% of the static response's throughput, p99 {:.2} ms",
+        100.0 * rendered_json.rps / static_json.rps,
+        rendered_json.p99
     );
 
     println!("Product page HTML ({} bytes):", page_body.len());
@@ -248,14 +272,21 @@ async fn run(settings: Settings, nats_url: String) -> anyhow::Result<()> {
         &format!("http://{static_addr}/static.html"),
         clients,
         seconds,
+        None,
     )
     .await?;
     report("static HTML (axum, same size)", &static_page);
-    let ssr_page = load(&page_url, clients, seconds).await?;
-    report("SSR /products/{id}", &ssr_page);
+    let ssr_page = load(&page_url, clients, seconds, None).await?;
+    report("SSR /products/{id} (kept)", &ssr_page);
     println!(
         "  ratio {:.1}% of the static page's throughput (target >= 50%)",
         100.0 * ssr_page.rps / static_page.rps
+    );
+    let rendered_page = load(&page_url, clients, seconds, Some(VISITOR_COOKIE)).await?;
+    report("  same, with a cookie (rendered)", &rendered_page);
+    println!(
+        "  ratio {:.1}% of the static page's throughput",
+        100.0 * rendered_page.rps / static_page.rps
     );
 
     println!("Product page read, in-process, same data:");

@@ -111,6 +111,7 @@ pub struct PipelineSettings {
     pub rebuild_batch: usize,
     pub reconcile_interval_ms: u64,
     pub read_your_writes_wait_ms: u64,
+    pub kept_page_max_age_ms: u64,
     pub stall_after_ms: u64,
     pub order_sweep_interval_ms: u64,
 }
@@ -124,6 +125,9 @@ impl PipelineSettings {
     }
     pub fn read_your_writes_wait(&self) -> Duration {
         Duration::from_millis(self.read_your_writes_wait_ms)
+    }
+    pub fn kept_page_max_age(&self) -> Duration {
+        Duration::from_millis(self.kept_page_max_age_ms)
     }
     pub fn order_sweep_interval(&self) -> Duration {
         Duration::from_millis(self.order_sweep_interval_ms.max(10))

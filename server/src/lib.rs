@@ -49,9 +49,20 @@ use store::write::WriteStore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// What every HTTP handler can reach.
+/// What every HTTP handler can reach. Axum clones the state for every
+/// request (each `State` extractor, each layer), so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The shop's parts, shared by every request through [`AppState`].
+pub struct Shared {
     pub ports: Ports,
     pub catalog_commands: Arc<CatalogHandler>,
     pub orders: Arc<OrderHandler>,
@@ -65,6 +76,8 @@ pub struct AppState {
     pub read_models: ReadModels,
     pub settings: Arc<Settings>,
     pub leptos: LeptosOptions,
+    /// Anonymous product pages and records, kept rendered.
+    pub product_pages: Arc<http::response_cache::ResponseCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -245,6 +258,10 @@ impl Shop {
         });
         let catalog_cache = queries::catalog_cache::CatalogCache::new(read.clone(), live.clone());
         catalog_cache.spawn(shutdown.clone());
+        let product_pages = http::response_cache::ResponseCache::new(
+            catalog_cache.clone(),
+            settings.pipeline.kept_page_max_age(),
+        );
         let catalog = Arc::new(CatalogService {
             read: read.clone(),
             write: write.clone(),
@@ -310,7 +327,7 @@ impl Shop {
 
         let demo_data = settings.demo_data;
         let shop = Shop {
-            state: AppState {
+            state: AppState(Arc::new(Shared {
                 ports,
                 catalog_commands: catalog_commands.clone(),
                 orders: orders.clone(),
@@ -324,7 +341,8 @@ impl Shop {
                 read_models,
                 settings: Arc::new(settings),
                 leptos,
-            },
+                product_pages,
+            })),
             shutdown,
             relay,
             order_process: Mutex::new(None),
@@ -439,6 +457,11 @@ impl Shop {
                 http::cross_site::refuse_cross_site_changes,
             ))
             .layer(axum::middleware::from_fn(http::metrics::time_commands))
+            // Outermost: a kept page skips everything below.
+            .layer(axum::middleware::from_fn_with_state(
+                state.product_pages.clone(),
+                http::response_cache::serve_product_pages,
+            ))
             .with_state(state)
     }
 

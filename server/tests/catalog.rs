@@ -335,3 +335,87 @@ async fn a_product_page_shows_its_rating_reviews_seller_price_facts_and_sales() 
     let _ = mug;
     t.stop().await;
 }
+
+/// The body of a GET, as text.
+async fn text(t: &TestShop, uri: &str) -> (StatusCode, String) {
+    let request = axum::http::Request::get(uri)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(t.shop.router(), request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Anonymous product reads served as kept (from `/metrics`).
+async fn kept_reads(t: &TestShop) -> u64 {
+    let (_, metrics) = text(t, "/metrics").await;
+    metrics
+        .lines()
+        .find(|l| l.starts_with("vitrine_response_cache_total{outcome=\"hit\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// An anonymous visitor's product page (JSON and HTML) is kept rendered and
+/// served again, until a notice for the product ends it: a change shows on
+/// the very next read. The kept pages' age limit is a minute here, so only
+/// the notice can have ended them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_product_pages_end_with_the_products_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = support::settings(dir.path());
+    settings.pipeline.kept_page_max_age_ms = 60_000;
+    let t = TestShop::start_with(dir.path(), settings).await;
+    let admin = t.admin_token().await;
+    let lamp = create(
+        &t,
+        &admin,
+        json!({"name": "Walnut desk lamp", "category": "Lighting", "price": 30.0, "stock": 5}),
+    )
+    .await;
+    let json_uri = format!("/api/products/{lamp}");
+    let page_uri = format!("/products/{lamp}");
+    let first = until(&t, &json_uri, |b| b["price"] == 30.0).await;
+    let (code, page) = text(&t, &page_uri).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        page.contains("Walnut desk lamp") && page.contains("30.00"),
+        "{page}"
+    );
+
+    let before = kept_reads(&t).await;
+    let (_, again) = get(&t, &json_uri).await;
+    assert_eq!(again, first);
+    let (_, page_again) = text(&t, &page_uri).await;
+    assert_eq!(page_again, page);
+    assert!(
+        kept_reads(&t).await >= before + 2,
+        "both second reads should have been served as kept"
+    );
+
+    let mut notices = t.notices();
+    let (_, receipt) = t
+        .call(
+            "PATCH",
+            &json_uri,
+            Some(&admin),
+            Some(&json!({"price": 24.0}).to_string()),
+        )
+        .await;
+    let version = receipt["aggregateVersion"].as_u64().unwrap();
+    support::wait_for_notice(&mut notices, &lamp, version).await;
+    let (_, changed) = get(&t, &json_uri).await;
+    assert_eq!(changed["price"], 24.0, "{changed}");
+    let (_, page) = text(&t, &page_uri).await;
+    assert!(
+        page.contains("24.00"),
+        "the kept page outlived its notice: {page}"
+    );
+    t.stop().await;
+}

@@ -9,3 +9,4 @@ pub mod health;
 pub mod json_body;
 pub mod live;
 pub mod metrics;
+pub mod response_cache;

@@ -33,6 +33,20 @@ struct Cached {
     reviews: HashMap<ProductId, Arc<Vec<ReviewView>>>,
     /// What the cache was loaded from: `None` until the first load.
     loaded: Option<Source>,
+    /// Moves when something every product page shows changed: a seller,
+    /// or a full reload.
+    shared_changes: u64,
+}
+
+/// What a product's page was made from, to tell later whether it still
+/// shows the cache's current state (see `http::response_cache`). A notice
+/// for the product or its reviews replaces its entry (a new `Arc`); holding
+/// the old one keeps its address from being reused, so comparing pointers
+/// is sound.
+#[derive(Clone)]
+pub struct CatalogStamp {
+    entry: Arc<CatalogEntry>,
+    shared_changes: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -125,6 +139,7 @@ impl CatalogCache {
         cached.sellers = sellers.into_iter().map(|s| (s.seller_id, s)).collect();
         cached.reviews.clear();
         cached.loaded = Some(source);
+        cached.shared_changes += 1;
         Ok(())
     }
 
@@ -186,6 +201,9 @@ impl CatalogCache {
                 .index
                 .entries
                 .insert(id, Arc::new(CatalogEntry::new(view, rating)));
+        }
+        if !seller_views.is_empty() {
+            cached.shared_changes += 1;
         }
         for seller in seller_views {
             cached.sellers.insert(seller.seller_id, seller);
@@ -283,6 +301,30 @@ impl CatalogCache {
                     }
                 }
             }
+        })
+    }
+
+    /// The product's current state, if the cache has applied every notice
+    /// the hub has received and the product exists: what a response made
+    /// now would show.
+    pub fn stamp(&self, id: ProductId) -> Option<CatalogStamp> {
+        if *self.applied.borrow() < self.live.position() {
+            return None;
+        }
+        let cached = self.cached();
+        if cached.loaded != Some(self.source()) {
+            return None;
+        }
+        Some(CatalogStamp {
+            entry: cached.index.entries.get(&id)?.clone(),
+            shared_changes: cached.shared_changes,
+        })
+    }
+
+    /// Whether a response made at `stamp` still shows the current state.
+    pub fn still_current(&self, stamp: &CatalogStamp) -> bool {
+        self.stamp(stamp.entry.view.product_id).is_some_and(|now| {
+            Arc::ptr_eq(&now.entry, &stamp.entry) && now.shared_changes == stamp.shared_changes
         })
     }
 
