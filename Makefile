@@ -44,19 +44,19 @@ tools-e2e:
 	scripts/install-tools.sh --e2e
 
 build: tools
-	cargo leptos build
+	cargo leptos build --split
 
 run: build
 	VITRINE_ADDR=$(VITRINE_ADDR) VITRINE_DATA_DIR=$(VITRINE_DATA_DIR) $(SERVER_BIN)
 
 build-release: tools
-	cargo leptos build --release
+	cargo leptos build --release --split
 
 run-release: build-release
 	VITRINE_ADDR=$(VITRINE_ADDR) VITRINE_DATA_DIR=$(VITRINE_DATA_DIR) $(CARGO_TARGET_DIR)/release/vitrine
 
 watch: tools
-	cargo leptos watch
+	cargo leptos watch --split
 
 test: tools-e2e build lint test-rust test-e2e
 
@@ -102,9 +102,8 @@ bench-reads: tools
 	LEPTOS_OUTPUT_NAME=vitrine cargo run --release -p server --example bench-reads -- --seconds $${BENCH_SECONDS:-10} --clients $${BENCH_CLIENTS:-32}
 
 bench-bundle: tools
-	cargo leptos build --release --frontend-only
-	@for f in target/site/pkg/vitrine.wasm target/site/pkg/vitrine.js; do \
-	  echo "$$f: $$(stat -c %s $$f) bytes, $$(gzip -9 -c $$f | wc -c) gzipped"; done
+	cargo leptos build --release --split --frontend-only
+	scripts/bundle-size.sh target/site/pkg
 
 clean-data:
 	rm -rf $(VITRINE_DATA_DIR)

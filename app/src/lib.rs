@@ -19,7 +19,7 @@ pub mod ports;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// The HTML document around the app, rendered on the server only. It carries
 /// the live feed's position at render time, so the browser resumes the feed
@@ -97,27 +97,27 @@ pub fn App() -> impl IntoView {
                         view=pages::storefront::ProductPage
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/cart") view=pages::cart::CartPage ssr=SsrMode::Async/>
+                    <Route path=path!("/cart") view={Lazy::<pages::split::Cart>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=path!("/checkout")
-                        view=pages::cart::CheckoutPage
+                        view={Lazy::<pages::split::Checkout>::new()}
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/orders") view=pages::orders::OrdersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orders") view={Lazy::<pages::split::Orders>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=path!("/orders/:id")
-                        view=pages::orders::OrderPage
+                        view={Lazy::<pages::split::Order>::new()}
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/login") view=pages::account::SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<pages::split::SignIn>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=path!("/admin/products")
-                        view=pages::admin::AdminProductsPage
+                        view={Lazy::<pages::split::AdminProducts>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=path!("/admin/products/:id")
-                        view=pages::admin::AdminProductPage
+                        view={Lazy::<pages::split::AdminProduct>::new()}
                         ssr=SsrMode::Async
                     />
                 </Routes>

@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { waitForLive } from './helpers';
 
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
@@ -38,4 +39,20 @@ test('an unknown product is a 404 page', async ({ page }) => {
   const response = await page.goto('/products/01a20165-0000-7000-8000-000000000000');
   expect(response?.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+});
+
+test('a storefront page loads without the code of the cart, checkout, orders and admin pages, which comes when one is opened', async ({ page }) => {
+  const wasm: string[] = [];
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith('.wasm')) wasm.push(path);
+  });
+  await page.goto('/');
+  await waitForLive(page);
+  expect(wasm).toEqual(['/pkg/vitrine.wasm']);
+  // In-app navigation: the router fetches the cart page's module, then shows it.
+  await page.getByTestId('cart-link').click();
+  await expect(page.getByTestId('cart-empty')).toBeVisible();
+  expect(wasm.filter((p) => p.includes('split___cart_view'))).toHaveLength(1);
+  expect(wasm.some((p) => /checkout|orders|admin|sign_in/.test(p))).toBe(false);
 });
