@@ -673,13 +673,20 @@ impl LogScan {
             let full = events.len() >= self.limit;
             if full {
                 // The next page starts after the last event read, with a
-                // window about as long as this page's span.
+                // window as long as this page's own span (from its first
+                // event, not from the window's start: a window that began
+                // long before the first event would make the next page read
+                // the whole log again).
                 let last = events
                     .last()
                     .map(|e| e.event_id.to_string())
                     .unwrap_or_default();
                 let last_ms = key_millis(&last).unwrap_or(self.start_ms);
-                self.window_ms = last_ms.saturating_sub(self.start_ms).max(1);
+                let first_ms = events
+                    .first()
+                    .and_then(|e| key_millis(&e.event_id.to_string()))
+                    .unwrap_or(self.start_ms);
+                self.window_ms = last_ms.saturating_sub(first_ms).max(1);
                 self.start_ms = last_ms;
                 self.from = Some(last);
             } else {

@@ -100,12 +100,19 @@ pub(super) async fn build<M: ReadModel>(
         .map_err(|e| ProjectError::Bus(e.to_string()))?
         .state
         .last_sequence;
-    progress.total = s.write.count_log(s.model.aggregates()).await?;
-    s.status.set_rebuild(Some(progress.clone()));
+    // The total is for progress only: counted beside the scan, which it
+    // would otherwise delay (counting a million events takes seconds).
+    let (counted, mut total) = tokio::sync::oneshot::channel();
+    tokio::spawn({
+        let write = s.write.clone();
+        let types = s.model.aggregates();
+        async move {
+            let _ = counted.send(write.count_log(types).await);
+        }
+    });
     tracing::info!(
         model = name,
         generation,
-        events = progress.total,
         start_after,
         "rebuild: scanning the event log"
     );
@@ -140,13 +147,23 @@ pub(super) async fn build<M: ReadModel>(
             .await?;
         }
         progress.done += n;
+        match total.try_recv() {
+            Ok(Ok(n)) => progress.total = n,
+            Ok(Err(e)) => {
+                tracing::warn!(model = name, error = %e, "rebuild: the event log could not be counted")
+            }
+            Err(_) => {}
+        }
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         progress.events_per_second = progress.done as f64 / secs;
-        progress.eta_seconds = (progress.events_per_second > 0.0).then(|| {
-            progress.total.saturating_sub(progress.done) as f64 / progress.events_per_second
-        });
+        progress.eta_seconds =
+            (progress.events_per_second > 0.0 && progress.total > 0).then(|| {
+                progress.total.saturating_sub(progress.done) as f64 / progress.events_per_second
+            });
         s.status.set_rebuild(Some(progress.clone()));
     }
+    // Counted events may have arrived after the count: the scan is the truth.
+    progress.total = progress.total.max(progress.done);
     tracing::info!(
         model = name,
         generation,
