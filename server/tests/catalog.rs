@@ -336,24 +336,9 @@ async fn a_product_page_shows_its_rating_reviews_seller_price_facts_and_sales() 
     t.stop().await;
 }
 
-/// The body of a GET, as text.
-async fn text(t: &TestShop, uri: &str) -> (StatusCode, String) {
-    let request = axum::http::Request::get(uri)
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = tower::ServiceExt::oneshot(t.shop.router(), request)
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
-}
-
 /// Anonymous product reads served as kept (from `/metrics`).
 async fn kept_reads(t: &TestShop) -> u64 {
-    let (_, metrics) = text(t, "/metrics").await;
+    let (_, metrics) = t.get_text("/metrics").await;
     metrics
         .lines()
         .find(|l| l.starts_with("vitrine_response_cache_total{outcome=\"hit\"}"))

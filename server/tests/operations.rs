@@ -66,16 +66,7 @@ async fn sync_status_and_metrics_say_how_fresh_each_read_model_is() {
     );
     assert_eq!(status["relay"]["outboxBacklog"], 0);
 
-    let request = axum::http::Request::get("/metrics")
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = tower::ServiceExt::oneshot(t.shop.router(), request)
-        .await
-        .unwrap();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    let response = String::from_utf8_lossy(&bytes);
+    let (_, response) = t.get_text("/metrics").await;
     for series in [
         "vitrine_read_model_events_behind{read_model=\"product_views\"} 0",
         "vitrine_read_model_dead_letters{read_model=\"product_views\"} 0",

@@ -3,92 +3,35 @@
 //! their code out of the first WASM bundle into chunks fetched on
 //! navigation, so a shopper landing on the home, search or a product page
 //! downloads only what those pages need. The server renders them as usual.
-//!
-//! One route type per page: the split point's name comes from the type.
 
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
-pub struct Cart;
+/// A lazy route showing one page component. One route type per page: the
+/// split point's name comes from the type's name.
+macro_rules! lazy_page {
+    ($($route:ident => $page:ident in $module:ident;)*) => {$(
+        pub struct $route;
 
-#[lazy_route]
-impl LazyRoute for Cart {
-    fn data() -> Self {
-        Cart
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <super::cart::CartPage/> }.into_any()
-    }
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+            fn view(_this: Self) -> AnyView {
+                use super::$module::$page;
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
 }
 
-pub struct Checkout;
-
-#[lazy_route]
-impl LazyRoute for Checkout {
-    fn data() -> Self {
-        Checkout
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <super::cart::CheckoutPage/> }.into_any()
-    }
-}
-
-pub struct Orders;
-
-#[lazy_route]
-impl LazyRoute for Orders {
-    fn data() -> Self {
-        Orders
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <super::orders::OrdersPage/> }.into_any()
-    }
-}
-
-pub struct Order;
-
-#[lazy_route]
-impl LazyRoute for Order {
-    fn data() -> Self {
-        Order
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <super::orders::OrderPage/> }.into_any()
-    }
-}
-
-pub struct SignIn;
-
-#[lazy_route]
-impl LazyRoute for SignIn {
-    fn data() -> Self {
-        SignIn
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <super::account::SignInPage/> }.into_any()
-    }
-}
-
-pub struct AdminProducts;
-
-#[lazy_route]
-impl LazyRoute for AdminProducts {
-    fn data() -> Self {
-        AdminProducts
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <super::admin::AdminProductsPage/> }.into_any()
-    }
-}
-
-pub struct AdminProduct;
-
-#[lazy_route]
-impl LazyRoute for AdminProduct {
-    fn data() -> Self {
-        AdminProduct
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <super::admin::AdminProductPage/> }.into_any()
-    }
+lazy_page! {
+    Cart => CartPage in cart;
+    Checkout => CheckoutPage in cart;
+    Orders => OrdersPage in orders;
+    Order => OrderPage in orders;
+    SignIn => SignInPage in account;
+    AdminProducts => AdminProductsPage in admin;
+    AdminProduct => AdminProductPage in admin;
 }

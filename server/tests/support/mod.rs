@@ -160,6 +160,18 @@ impl TestShop {
         (status, value)
     }
 
+    /// GETs `uri` without credentials and returns its body as text (pages,
+    /// `/metrics`).
+    pub async fn get_text(&self, uri: &str) -> (StatusCode, String) {
+        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let response = self.shop.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     pub fn notices(&self) -> broadcast::Receiver<server::pipeline::live::LiveEntry> {
         self.shop.state.live.subscribe()
     }
