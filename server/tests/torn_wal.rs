@@ -42,7 +42,7 @@ fn torn_wal_child() {
                 for i in 0..count {
                     let mut tx = tree.begin().unwrap();
                     tx.set_durability(Durability::Eventual);
-                    tx.set(format!("{prefix}-{i:04}").as_bytes(), &vec![b'v'; len])
+                    tx.set(format!("{prefix}-{i:04}").as_bytes(), vec![b'v'; len])
                         .unwrap();
                     tx.commit().await.unwrap();
                     // What SurrealDB does for a commit with sync = every.
