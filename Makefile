@@ -71,11 +71,11 @@ lint:
 test-rust:
 	$(LEPTOS_BUILD_ENV) cargo test -p domain -p app -p server --features app/ssr
 
-# The crash test: 5,000+ orders while the server is SIGKILLed 20+ times and
-# nats-server 3+ times (see server/tests/crash.rs for why it is not in
-# test-rust). VITRINE_CRASH_SEED repeats a run's choices.
+# The crash test alone, with its progress (test-rust runs it too): 5,000+
+# orders while the server is SIGKILLed 20+ times and nats-server 3+ times.
+# VITRINE_CRASH_SEED repeats a run's choices.
 test-crash:
-	$(LEPTOS_BUILD_ENV) cargo test -p server --features app/ssr --test crash -- --ignored --nocapture
+	$(LEPTOS_BUILD_ENV) cargo test -p server --features app/ssr --test crash -- --nocapture
 
 test-e2e:
 	cd end2end && VITRINE_SERVER_BIN=$(SERVER_BIN) npx playwright test

@@ -266,15 +266,20 @@ async def main():
     check.close()
     if metrics_before is not None:
         after = await scrape()
-        labels = 'read_model="product_views"'
-        before_h = histogram(metrics_before, "vitrine_event_visible_seconds", labels)
-        after_h = histogram(after, "vitrine_event_visible_seconds", labels)
-        med = bucket_quantile(before_h, after_h, 0.5)
-        p99 = bucket_quantile(before_h, after_h, 0.99)
-        if med is not None:
-            print(f"  decision -> product page committed (server histogram, measured window to drain): "
-                  f"median {med * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms")
-
+        # Where the time goes: decision -> JetStream ack (relay), then
+        # decision -> each read model's commit.
+        stages = [("decision -> JetStream ack (relay)", "vitrine_relay_lag_seconds", "")]
+        for model in ("product_views", "order_history", "sales_analytics"):
+            stages.append((f"decision -> {model} committed", "vitrine_event_visible_seconds",
+                           f'read_model="{model}"'))
+        for title, name, labels in stages:
+            before_h = histogram(metrics_before, name, labels)
+            after_h = histogram(after, name, labels)
+            med = bucket_quantile(before_h, after_h, 0.5)
+            p99 = bucket_quantile(before_h, after_h, 0.99)
+            if med is not None:
+                print(f"  {title} (server histogram, measured window to drain): "
+                      f"median {med * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms")
 
 if __name__ == "__main__":
     asyncio.run(main())
