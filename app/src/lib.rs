@@ -116,6 +116,11 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=path!("/admin/pipeline")
+                        view={Lazy::<pages::split::AdminPipeline>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=path!("/admin/products/:id")
                         view={Lazy::<pages::split::AdminProduct>::new()}
                         ssr=SsrMode::Async

@@ -4,7 +4,9 @@
 
 use crate::api::catalog::{CatalogPage, CatalogQuery, Showcase};
 use crate::api::orders::{OrderListing, OrderRead};
+use crate::api::pipeline::{DeadLetterView, ReadModelHealth};
 use crate::api::{CatalogListing, ProductRead, QueryError, Viewer};
+use crate::error::AppError;
 use async_trait::async_trait;
 use domain::inventory::AdjustInventory;
 use domain::order::{OrderPolicy, PlaceOrder};
@@ -189,6 +191,23 @@ pub trait LivePosition: Send + Sync + 'static {
     fn position(&self) -> u64;
 }
 
+/// Operating the event pipeline (the caller is checked to be staff first).
+/// Answers are sentences for the admin; errors say what was refused.
+#[async_trait]
+pub trait PipelineOperations: Send + Sync + 'static {
+    fn read_models(&self) -> Vec<ReadModelHealth>;
+    async fn dead_letters(&self, read_model: &str) -> Result<Vec<DeadLetterView>, AppError>;
+    async fn retry(&self, read_model: &str) -> Result<String, AppError>;
+    async fn skip(
+        &self,
+        read_model: &str,
+        aggregate: String,
+        version: u64,
+    ) -> Result<String, AppError>;
+    fn rebuild(&self, read_model: &str) -> Result<String, AppError>;
+    async fn reconcile(&self, read_model: &str) -> Result<String, AppError>;
+}
+
 /// Everything the UI needs from the server, provided as one context value.
 #[derive(Clone)]
 pub struct Ports {
@@ -199,6 +218,7 @@ pub struct Ports {
     pub catalog: Arc<dyn CatalogQueries>,
     pub order_history: Arc<dyn OrderHistoryQueries>,
     pub live: Arc<dyn LivePosition>,
+    pub pipeline: Arc<dyn PipelineOperations>,
     pub shop: ShopInfo,
 }
 

@@ -277,32 +277,6 @@ impl Shop {
             status: status.clone(),
             wait: settings.pipeline.read_your_writes_wait(),
         });
-        let ports = Ports {
-            catalog_commands: catalog_commands.clone(),
-            orders: orders.clone(),
-            reviews: reviews.clone(),
-            accounts: accounts.clone(),
-            catalog,
-            order_history,
-            live: Arc::new(live.clone()),
-            shop: ShopInfo {
-                order_policy: orders.policy,
-                secure_cookies: settings.accounts.secure_cookies,
-            },
-        };
-
-        let relay = tokio::spawn(
-            Relay {
-                store: write.clone(),
-                js: js.clone(),
-                waker: relay_waker.clone(),
-                status: status.clone(),
-                batch: settings.pipeline.relay_batch,
-                scan_interval: settings.pipeline.relay_scan_interval(),
-            }
-            .run(shutdown.clone()),
-        );
-
         let parts = ReadModelParts {
             read: &read,
             write: &write,
@@ -321,6 +295,37 @@ impl Shop {
         ]);
         *status.models.write().unwrap_or_else(|p| p.into_inner()) =
             read_models.0.iter().map(|m| m.status()).collect();
+        let ports = Ports {
+            catalog_commands: catalog_commands.clone(),
+            orders: orders.clone(),
+            reviews: reviews.clone(),
+            accounts: accounts.clone(),
+            catalog,
+            order_history,
+            live: Arc::new(live.clone()),
+            pipeline: Arc::new(pipeline::operations::PipelineService {
+                read_models: read_models.clone(),
+                status: status.clone(),
+                stall_ms: settings.pipeline.stall_after().as_millis() as i64,
+            }),
+            shop: ShopInfo {
+                order_policy: orders.policy,
+                secure_cookies: settings.accounts.secure_cookies,
+            },
+        };
+
+        let relay = tokio::spawn(
+            Relay {
+                store: write.clone(),
+                js: js.clone(),
+                waker: relay_waker.clone(),
+                status: status.clone(),
+                batch: settings.pipeline.relay_batch,
+                scan_interval: settings.pipeline.relay_scan_interval(),
+            }
+            .run(shutdown.clone()),
+        );
+
         // A consumer of the layout before partitions; its place is taken by
         // the read models' partition consumers.
         let _ = events.delete_consumer("project_product_views").await;

@@ -7,6 +7,7 @@ pub mod catalog;
 #[cfg(feature = "ssr")]
 mod flash;
 pub mod orders;
+pub mod pipeline;
 pub mod products;
 
 /// What every server function needs on the server: the ports, the caller,

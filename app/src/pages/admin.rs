@@ -70,6 +70,7 @@ fn ProductList() -> impl IntoView {
     view! {
         <Title text="Admin — products"/>
         <h1>"Products"</h1>
+        <p><a href="/admin/pipeline">"Read models: freshness, dead letters, rebuilds"</a></p>
         <CreateProductForm/>
         <h2>"All products"</h2>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>

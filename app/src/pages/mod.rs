@@ -2,6 +2,7 @@ pub mod account;
 pub mod admin;
 pub mod cart;
 pub mod orders;
+pub mod pipeline;
 pub mod split;
 pub mod storefront;
 

@@ -34,4 +34,5 @@ lazy_page! {
     SignIn => SignInPage in account;
     AdminProducts => AdminProductsPage in admin;
     AdminProduct => AdminProductPage in admin;
+    AdminPipeline => AdminPipelinePage in pipeline;
 }

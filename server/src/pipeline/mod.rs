@@ -3,6 +3,7 @@
 
 pub mod jetstream;
 pub mod live;
+pub mod operations;
 pub mod process_orders;
 pub mod project_order_history;
 pub mod project_product_views;

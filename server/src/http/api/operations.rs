@@ -83,36 +83,26 @@ pub(crate) async fn sync_status(State(state): State<AppState>) -> Json<Value> {
     let mut worst_lag = 0.0f64;
     let mut all_healthy = true;
     for model in s.models() {
-        let behind = model.behind();
-        let last = model.last_event_time();
-        let seconds_behind = match (behind, last) {
-            (0, _) => 0.0,
-            (_, Some(t)) => (now - t).as_seconds_f64().max(0.0),
-            // Behind, and nothing applied yet: as old as the shop's data.
-            (_, None) => f64::NAN,
-        };
-        let beat_ms = model.oldest_beat_ms();
-        // A projector that stopped beating is not healthy, however small its
-        // last known lag: it may be stuck.
-        let healthy = !model.failing() && beat_ms.is_some_and(|ms| ms < stall_ms);
-        all_healthy &= healthy;
-        if seconds_behind.is_finite() {
-            worst_lag = worst_lag.max(seconds_behind);
+        let health = model.health(now, stall_ms);
+        all_healthy &= health.healthy;
+        if let Some(lag) = health.seconds_behind {
+            worst_lag = worst_lag.max(lag);
         }
+        let last = model.last_event_time();
         oldest = match (oldest, last) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         models.push(json!({
-            "name": model.name,
-            "generation": model.generation.load(Ordering::Relaxed),
-            "eventsBehind": behind,
-            "secondsBehind": if seconds_behind.is_finite() { json!(seconds_behind) } else { Value::Null },
+            "name": health.name,
+            "generation": health.generation,
+            "eventsBehind": health.events_behind,
+            "secondsBehind": health.seconds_behind,
             "lastProcessedEventTimestamp": rfc3339(last),
-            "heartbeatAgeSeconds": beat_ms.map(|ms| ms as f64 / 1000.0),
-            "healthy": healthy,
-            "deadLetters": model.dead_letters.load(Ordering::Relaxed),
-            "eventsApplied": model.applied_total(),
+            "heartbeatAgeSeconds": health.heartbeat_age_seconds,
+            "healthy": health.healthy,
+            "deadLetters": health.dead_letters,
+            "eventsApplied": health.events_applied,
             "rebuild": model.rebuild_progress(),
         }));
     }

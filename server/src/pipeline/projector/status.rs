@@ -4,6 +4,7 @@
 
 use crate::store::projections::Checkpoint;
 use crate::store::read::ReadStore;
+use app::api::pipeline::{ReadModelHealth, RebuildView};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -156,6 +157,38 @@ impl ModelStatus {
             .iter()
             .map(|p| p.applied_total.load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// How fresh and how well the read model is, at `now`; a projector
+    /// silent for `stall_ms` or longer is not healthy, however small its last
+    /// known lag (it may be stuck).
+    pub fn health(&self, now: OffsetDateTime, stall_ms: i64) -> ReadModelHealth {
+        let behind = self.behind();
+        let seconds_behind = match (behind, self.last_event_time()) {
+            (0, _) => Some(0.0),
+            (_, Some(t)) => Some((now - t).as_seconds_f64().max(0.0)),
+            // Behind, and nothing applied yet: as old as the shop's data.
+            (_, None) => None,
+        };
+        let beat_ms = self.oldest_beat_ms();
+        ReadModelHealth {
+            name: self.name.to_owned(),
+            generation: self.generation.load(Ordering::Relaxed),
+            events_behind: behind,
+            seconds_behind,
+            heartbeat_age_seconds: beat_ms.map(|ms| ms as f64 / 1000.0),
+            healthy: !self.failing() && beat_ms.is_some_and(|ms| ms < stall_ms),
+            dead_letters: self.dead_letters.load(Ordering::Relaxed),
+            events_applied: self.applied_total(),
+            rebuild: self.rebuild_progress().map(|r| RebuildView {
+                generation: r.generation,
+                phase: r.phase,
+                done: r.done,
+                total: r.total,
+                events_per_second: r.events_per_second,
+                eta_seconds: r.eta_seconds,
+            }),
+        }
     }
 
     pub fn rebuild_progress(&self) -> Option<RebuildProgress> {
