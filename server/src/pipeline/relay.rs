@@ -81,15 +81,17 @@ impl Relay {
         let mut backoff = Duration::from_millis(50);
         // At start everything in the outbox is unpublished or unconfirmed.
         let mut scan: Option<Option<OffsetDateTime>> = Some(None);
+        let mut deleting = Deleting::default();
         loop {
             let result = match scan {
-                Some(older_than) => self.scan(older_than).await,
+                Some(older_than) => self.scan(older_than, &mut deleting).await,
                 None => {
                     let events = self.waker.take(self.batch);
                     if events.is_empty() {
-                        Ok(0)
+                        // Idle: let the last delete land before waiting.
+                        deleting.finish().await.map(|()| 0)
                     } else {
-                        self.publish(&events).await
+                        self.publish(&events, &mut deleting).await
                     }
                 }
             };
@@ -110,6 +112,11 @@ impl Relay {
                         continue;
                     }
                     if full || self.waker.waiting() > 0 {
+                        continue;
+                    }
+                    if let Err(e) = deleting.finish().await {
+                        tracing::warn!(error = %e, "outbox delete failed; the scan publishes those rows again");
+                        scan = Some(None);
                         continue;
                     }
                     self.status.relay_backlog.store(0, Ordering::Relaxed);
@@ -138,13 +145,20 @@ impl Relay {
     }
 
     /// Publishes outbox rows committed before `older_than` (all if `None`).
-    async fn scan(&self, older_than: Option<OffsetDateTime>) -> Result<usize, RelayError> {
+    async fn scan(
+        &self,
+        older_than: Option<OffsetDateTime>,
+        deleting: &mut Deleting,
+    ) -> Result<usize, RelayError> {
+        // Rows whose delete is still on its way are not to be sent again.
+        deleting.finish().await?;
         let rows = self.store.outbox_batch(self.batch, older_than).await?;
         if rows.is_empty() {
             return Ok(0);
         }
         let events: Vec<StoredEvent> = rows.into_iter().map(|r| r.event).collect();
-        let published = self.publish(&events).await?;
+        let published = self.publish(&events, deleting).await?;
+        deleting.finish().await?;
         if older_than.is_some() {
             tracing::info!(published, "relay published events from the outbox scan");
         }
@@ -153,9 +167,14 @@ impl Relay {
         Ok(published)
     }
 
-    /// Publishes events pipelined, collects the acks in order, and deletes
-    /// the acknowledged events' outbox rows.
-    async fn publish(&self, events: &[StoredEvent]) -> Result<usize, RelayError> {
+    /// Publishes events pipelined, collects the acks in order, and starts
+    /// deleting the acknowledged events' outbox rows; that delete runs while
+    /// the next round publishes (the previous round's is awaited here first).
+    async fn publish(
+        &self,
+        events: &[StoredEvent],
+        deleting: &mut Deleting,
+    ) -> Result<usize, RelayError> {
         let started = std::time::Instant::now();
         let mut pending = Vec::with_capacity(events.len());
         for event in events {
@@ -173,6 +192,7 @@ impl Relay {
                 .map_err(|e| RelayError::Publish(e.to_string()))?;
             pending.push((event.event_id.to_string(), ack));
         }
+        deleting.finish().await?;
         let mut acked = Vec::with_capacity(pending.len());
         let mut failure = None;
         let lag = metrics::histogram!("vitrine_relay_lag_seconds");
@@ -189,16 +209,47 @@ impl Relay {
                 }
             }
         }
-        let published = started.elapsed();
-        self.store.delete_outbox(&acked).await?;
-        tracing::debug!(events = events.len(), ?published, deleted = ?started.elapsed(), "relay round");
+        tracing::debug!(events = events.len(), acked = ?started.elapsed(), "relay round");
+        metrics::counter!("vitrine_events_published_total").increment(acked.len() as u64);
+        let acked_count = acked.len();
+        deleting.start(&self.store, acked);
         self.status
             .relay_backlog
             .store(self.waker.waiting() as u64, Ordering::Relaxed);
-        metrics::counter!("vitrine_events_published_total").increment(acked.len() as u64);
         match failure {
             Some(e) => Err(e),
-            None => Ok(acked.len()),
+            None => Ok(acked_count),
+        }
+    }
+}
+
+/// The outbox delete of the last round, running in its own task so the
+/// next round's publishing does not wait for it. A crash before it lands
+/// publishes those events again, and JetStream drops them as duplicates
+/// (the message id is the event id).
+#[derive(Default)]
+struct Deleting(Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>>);
+
+impl Deleting {
+    fn start(&mut self, store: &WriteStore, event_ids: Vec<String>) {
+        debug_assert!(self.0.is_none(), "one outbox delete at a time");
+        if event_ids.is_empty() {
+            return;
+        }
+        let store = store.clone();
+        self.0 = Some(tokio::spawn(async move {
+            store.delete_outbox(&event_ids).await
+        }));
+    }
+
+    /// Waits for the delete in flight, if any.
+    async fn finish(&mut self) -> Result<(), RelayError> {
+        match self.0.take() {
+            None => Ok(()),
+            Some(task) => match task.await {
+                Ok(result) => Ok(result?),
+                Err(e) => Err(RelayError::DeleteTask(e.to_string())),
+            },
         }
     }
 }
@@ -211,4 +262,6 @@ pub enum RelayError {
     Encode(serde_json::Error),
     #[error("JetStream did not take the event: {0}")]
     Publish(String),
+    #[error("the outbox delete did not finish: {0}")]
+    DeleteTask(String),
 }

