@@ -24,19 +24,39 @@ pub struct ReadModelHealth {
     pub healthy: bool,
     pub dead_letters: u64,
     pub events_applied: u64,
-    pub rebuild: Option<RebuildView>,
+    pub rebuild: Option<RebuildProgress>,
 }
 
-/// A rebuild's progress, as the admin sees it.
+/// Progress of a rebuild, for the admin page, the JSON API and the CLI.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RebuildView {
+pub struct RebuildProgress {
     pub generation: u32,
+    /// `scanning the event log`, `catching up`, `switched`, `failed: …`
     pub phase: String,
     pub done: u64,
     pub total: u64,
     pub events_per_second: f64,
     pub eta_seconds: Option<f64>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<time::OffsetDateTime>,
+}
+
+impl Default for RebuildProgress {
+    fn default() -> Self {
+        RebuildProgress {
+            generation: 0,
+            phase: String::new(),
+            done: 0,
+            total: 0,
+            events_per_second: 0.0,
+            eta_seconds: None,
+            started_at: time::OffsetDateTime::now_utc(),
+            finished_at: None,
+        }
+    }
 }
 
 /// An event the projector could not apply, kept until retried or skipped.

@@ -4,8 +4,8 @@
 
 use crate::store::projections::Checkpoint;
 use crate::store::read::ReadStore;
-use app::api::pipeline::{ReadModelHealth, RebuildView};
-use serde::Serialize;
+use app::api::pipeline::ReadModelHealth;
+pub use app::api::pipeline::RebuildProgress;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use time::OffsetDateTime;
@@ -45,38 +45,6 @@ impl PartitionStatus {
                 (t.unix_timestamp_nanos() / 1_000_000) as i64,
                 Ordering::Relaxed,
             );
-        }
-    }
-}
-
-/// Progress of a rebuild, for the API, the CLI and the admin UI.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RebuildProgress {
-    pub generation: u32,
-    /// `scanning the event log`, `catching up`, `switched`, `failed: …`
-    pub phase: String,
-    pub done: u64,
-    pub total: u64,
-    pub events_per_second: f64,
-    pub eta_seconds: Option<f64>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub started_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub finished_at: Option<OffsetDateTime>,
-}
-
-impl Default for RebuildProgress {
-    fn default() -> Self {
-        RebuildProgress {
-            generation: 0,
-            phase: String::new(),
-            done: 0,
-            total: 0,
-            events_per_second: 0.0,
-            eta_seconds: None,
-            started_at: OffsetDateTime::now_utc(),
-            finished_at: None,
         }
     }
 }
@@ -180,14 +148,7 @@ impl ModelStatus {
             healthy: !self.failing() && beat_ms.is_some_and(|ms| ms < stall_ms),
             dead_letters: self.dead_letters.load(Ordering::Relaxed),
             events_applied: self.applied_total(),
-            rebuild: self.rebuild_progress().map(|r| RebuildView {
-                generation: r.generation,
-                phase: r.phase,
-                done: r.done,
-                total: r.total,
-                events_per_second: r.events_per_second,
-                eta_seconds: r.eta_seconds,
-            }),
+            rebuild: self.rebuild_progress(),
         }
     }
 
