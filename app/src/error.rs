@@ -7,7 +7,10 @@ use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "kind", content = "detail", rename_all = "camelCase")]
+// Externally tagged (serde's default): a tagged form would be buffered
+// through serde's `Content` on the way in, more code in the WASM bundle
+// for every answer type that can fail with it.
+#[serde(rename_all = "camelCase")]
 pub enum AppError {
     #[error(transparent)]
     Command(CommandError),

@@ -4,6 +4,7 @@
 //! - `components/`: pieces pages share (freshness badge, price)
 //! - `api/`: the `#[server]` functions, thin: they call a port from context
 //! - `live`: the browser's side of the live feed (SSE → signals)
+//! - `loaded`: how a page loads a server function's answer (a resource)
 //! - `cart`: the shopping cart (a cookie) and its priced view
 //! - `ports` (server only): what the server must implement
 
@@ -12,6 +13,7 @@ pub mod cart;
 pub mod components;
 pub mod error;
 pub mod live;
+pub mod loaded;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
@@ -49,7 +51,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     live::provide_live_feed();
     let viewer: pages::account::ViewerResource =
-        Resource::new(|| (), |_| api::account::current_viewer());
+        crate::loaded::load(|| (), |_| api::account::current_viewer());
     provide_context(viewer);
     pages::cart::provide_cart();
     // Order notices go only to their customer: after signing in or out the

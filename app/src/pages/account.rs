@@ -2,14 +2,13 @@
 
 use crate::api::account::{SignIn, SignOut};
 use crate::api::Viewer;
-use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 /// The signed-in account, read once per page load and shared by the header
 /// and the guarded pages.
-pub type ViewerResource = Resource<Result<Option<Viewer>, AppError>>;
+pub type ViewerResource = crate::loaded::Loaded<Option<Viewer>>;
 
 pub fn use_viewer() -> Option<ViewerResource> {
     use_context::<ViewerResource>()

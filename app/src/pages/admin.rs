@@ -63,7 +63,7 @@ pub fn AdminProductPage() -> impl IntoView {
 #[component]
 fn ProductList() -> impl IntoView {
     let feed = use_live_feed();
-    let listing = Resource::new(
+    let listing = crate::loaded::load(
         move || (feed.changes.get(), feed.resets.get()),
         |_| list_products(),
     );
@@ -194,7 +194,7 @@ fn PriceEditor() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let refetches = RwSignal::new(0u64);
-    let product = Resource::new(
+    let product = crate::loaded::load(
         move || (id.get(), refetches.get(), feed.resets.get()),
         |(id, _, _)| get_product(id, None),
     );

@@ -13,7 +13,6 @@ use crate::api::cart::{get_cart, AddToCart, RemoveFromCart, UpdateCartLine};
 use crate::api::orders::{Checkout, CheckoutOutcome, PAYMENT_METHODS};
 use crate::cart::{Availability, CartLineView, CartSummary, CartView};
 use crate::components::Freshness;
-use crate::error::AppError;
 use crate::live::{use_live_feed, PRODUCT_VIEW};
 use crate::pages::orders::CustomersOnly;
 use crate::pages::ReadFailed;
@@ -26,7 +25,7 @@ use leptos_meta::Title;
 /// whenever a cart form completes.
 #[derive(Clone, Copy)]
 pub struct CartContext {
-    pub summary: Resource<Result<CartSummary, AppError>>,
+    pub summary: crate::loaded::Loaded<CartSummary>,
     changes: RwSignal<u64>,
 }
 
@@ -44,7 +43,7 @@ impl CartContext {
 
 pub fn provide_cart() {
     let changes = RwSignal::new(0u64);
-    let summary = Resource::new(
+    let summary = crate::loaded::load(
         move || changes.get(),
         |_| crate::api::cart::summarize_cart(),
     );
@@ -159,7 +158,7 @@ pub fn CartPage() -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
-    let view = Resource::new(
+    let view = crate::loaded::load(
         move || (cart.changes(), product_changes.get(), feed.resets.get()),
         |_| get_cart(),
     );
@@ -345,7 +344,7 @@ pub fn CheckoutPage() -> impl IntoView {
     let cart = use_cart();
     // Created here, not inside `CustomersOnly` (whose content the server
     // may build more than once).
-    let view = Resource::new(move || cart.changes(), |_| get_cart());
+    let view = crate::loaded::load(move || cart.changes(), |_| get_cart());
     view! {
         <Title text="Checkout — Vitrine"/>
         <CustomersOnly next="/checkout">
@@ -355,7 +354,7 @@ pub fn CheckoutPage() -> impl IntoView {
 }
 
 #[component]
-fn CheckoutForm(view: Resource<Result<CartView, AppError>>) -> impl IntoView {
+fn CheckoutForm(view: crate::loaded::Loaded<CartView>) -> impl IntoView {
     let cart = use_cart();
     let checkout = ServerAction::<Checkout>::new();
     // A fresh command id for each attempt: a resend of one attempt (a

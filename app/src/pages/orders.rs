@@ -132,7 +132,7 @@ fn StatusBadge(status: OrderStatus) -> impl IntoView {
 pub fn OrdersPage() -> impl IntoView {
     let feed = use_live_feed();
     // Only this customer's order notices reach this browser.
-    let orders = Resource::new(
+    let orders = crate::loaded::load(
         move || (feed.progress_of(ORDER_VIEW), feed.resets.get()),
         |_| my_orders(),
     );
@@ -145,7 +145,7 @@ pub fn OrdersPage() -> impl IntoView {
 }
 
 #[component]
-fn OrderList(orders: Resource<Result<OrderListing, AppError>>) -> impl IntoView {
+fn OrderList(orders: crate::loaded::Loaded<OrderListing>) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p>"Loading your orders…"</p> }>
             {move || Suspend::new(async move {
@@ -206,8 +206,8 @@ struct OrderQuery {
     /// A receipt's version (checkout passes it): read at least that.
     wanted: RwSignal<Option<u64>>,
     refetches: RwSignal<u64>,
-    order: Resource<Result<OrderRead, AppError>>,
-    notice: Resource<Result<Option<String>, AppError>>,
+    order: crate::loaded::Loaded<OrderRead>,
+    notice: crate::loaded::Loaded<Option<String>>,
 }
 
 #[component]
@@ -223,11 +223,11 @@ pub fn OrderPage() -> impl IntoView {
             .and_then(|v| v.parse::<u64>().ok()),
     );
     let refetches = RwSignal::new(0u64);
-    let order = Resource::new(
+    let order = crate::loaded::load(
         move || (id.get(), wanted.get(), refetches.get(), feed.resets.get()),
         |(id, wanted, _, _)| get_order(id, wanted),
     );
-    let notice = Resource::new(|| (), |_| take_notice());
+    let notice = crate::loaded::load(|| (), |_| take_notice());
     let q = OrderQuery {
         id,
         wanted,

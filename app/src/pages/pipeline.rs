@@ -63,9 +63,9 @@ fn ReadModels() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
-    let health = Resource::new(move || tick.get(), |_| pipeline_health());
+    let health = crate::loaded::load(move || tick.get(), |_| pipeline_health());
     let shown = RwSignal::new(None::<String>);
-    let letters = Resource::new(
+    let letters = crate::loaded::load(
         move || (shown.get(), tick.get()),
         |(shown, _)| async move {
             match shown {

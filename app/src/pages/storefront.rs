@@ -91,7 +91,7 @@ fn SearchBox(#[prop(optional)] value: String) -> impl IntoView {
 pub fn HomePage() -> impl IntoView {
     let feed = use_live_feed();
     let refresh = throttled_changes(feed, LIST_REFRESH);
-    let showcase = Resource::new(
+    let showcase = crate::loaded::load(
         move || (refresh.get(), feed.resets.get()),
         |_| storefront_showcase(),
     );
@@ -312,7 +312,7 @@ pub fn SearchPage() -> impl IntoView {
             per_page: None,
         }
     });
-    let results = Resource::new(
+    let results = crate::loaded::load(
         move || (params.get(), refresh.get(), feed.resets.get()),
         |(params, _, _)| search_catalog(params),
     );
@@ -433,7 +433,7 @@ pub fn ProductPage() -> impl IntoView {
         let id = id.get();
         feed.touches(PRODUCT_VIEW, &id) + feed.touches(PRODUCT_REVIEWS, &id)
     });
-    let product = Resource::new(
+    let product = crate::loaded::load(
         move || (id.get(), touches.get(), feed.resets.get()),
         |(id, _, _)| get_product(id, None),
     );
