@@ -51,7 +51,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     live::provide_live_feed();
     let viewer: pages::account::ViewerResource =
-        crate::loaded::load(|| (), |_| api::account::current_viewer());
+        loaded::load(|| (), |_| api::account::current_viewer());
     provide_context(viewer);
     pages::cart::provide_cart();
     // Order notices go only to their customer: after signing in or out the

@@ -44,11 +44,12 @@ pub struct RebuildProgress {
     pub finished_at: Option<time::OffsetDateTime>,
 }
 
-impl Default for RebuildProgress {
-    fn default() -> Self {
+impl RebuildProgress {
+    /// A rebuild of `generation` that starts now, in `phase`.
+    pub fn starting(generation: u32, phase: &str) -> Self {
         RebuildProgress {
-            generation: 0,
-            phase: String::new(),
+            generation,
+            phase: phase.into(),
             done: 0,
             total: 0,
             events_per_second: 0.0,

@@ -2,13 +2,14 @@
 
 use crate::api::account::{SignIn, SignOut};
 use crate::api::Viewer;
+use crate::loaded::Loaded;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 /// The signed-in account, read once per page load and shared by the header
 /// and the guarded pages.
-pub type ViewerResource = crate::loaded::Loaded<Option<Viewer>>;
+pub type ViewerResource = Loaded<Option<Viewer>>;
 
 pub fn use_viewer() -> Option<ViewerResource> {
     use_context::<ViewerResource>()

@@ -9,6 +9,7 @@ use crate::api::products::{change_price, create_product, get_product, list_produ
 use crate::components::Freshness;
 use crate::error::AppError;
 use crate::live::{use_live_feed, PRODUCT_VIEW};
+use crate::loaded::load;
 use crate::pages::account::ManagersOnly;
 use crate::pages::ReadFailed;
 use domain::{CommandId, Money, WriteReceipt};
@@ -63,7 +64,7 @@ pub fn AdminProductPage() -> impl IntoView {
 #[component]
 fn ProductList() -> impl IntoView {
     let feed = use_live_feed();
-    let listing = crate::loaded::load(
+    let listing = load(
         move || (feed.changes.get(), feed.resets.get()),
         |_| list_products(),
     );
@@ -194,7 +195,7 @@ fn PriceEditor() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let refetches = RwSignal::new(0u64);
-    let product = crate::loaded::load(
+    let product = load(
         move || (id.get(), refetches.get(), feed.resets.get()),
         |(id, _, _)| get_product(id, None),
     );

@@ -14,6 +14,7 @@ use crate::api::orders::{Checkout, CheckoutOutcome, PAYMENT_METHODS};
 use crate::cart::{Availability, CartLineView, CartSummary, CartView};
 use crate::components::Freshness;
 use crate::live::{use_live_feed, PRODUCT_VIEW};
+use crate::loaded::{load, Loaded};
 use crate::pages::orders::CustomersOnly;
 use crate::pages::ReadFailed;
 use domain::views::ProductView;
@@ -25,7 +26,7 @@ use leptos_meta::Title;
 /// whenever a cart form completes.
 #[derive(Clone, Copy)]
 pub struct CartContext {
-    pub summary: crate::loaded::Loaded<CartSummary>,
+    pub summary: Loaded<CartSummary>,
     changes: RwSignal<u64>,
 }
 
@@ -43,7 +44,7 @@ impl CartContext {
 
 pub fn provide_cart() {
     let changes = RwSignal::new(0u64);
-    let summary = crate::loaded::load(
+    let summary = load(
         move || changes.get(),
         |_| crate::api::cart::summarize_cart(),
     );
@@ -158,7 +159,7 @@ pub fn CartPage() -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
-    let view = crate::loaded::load(
+    let view = load(
         move || (cart.changes(), product_changes.get(), feed.resets.get()),
         |_| get_cart(),
     );
@@ -344,7 +345,7 @@ pub fn CheckoutPage() -> impl IntoView {
     let cart = use_cart();
     // Created here, not inside `CustomersOnly` (whose content the server
     // may build more than once).
-    let view = crate::loaded::load(move || cart.changes(), |_| get_cart());
+    let view = load(move || cart.changes(), |_| get_cart());
     view! {
         <Title text="Checkout — Vitrine"/>
         <CustomersOnly next="/checkout">
@@ -354,7 +355,7 @@ pub fn CheckoutPage() -> impl IntoView {
 }
 
 #[component]
-fn CheckoutForm(view: crate::loaded::Loaded<CartView>) -> impl IntoView {
+fn CheckoutForm(view: Loaded<CartView>) -> impl IntoView {
     let cart = use_cart();
     let checkout = ServerAction::<Checkout>::new();
     // A fresh command id for each attempt: a resend of one attempt (a

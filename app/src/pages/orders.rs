@@ -12,6 +12,7 @@ use crate::api::ReadSource;
 use crate::components::Freshness;
 use crate::error::AppError;
 use crate::live::{refetch_record_when_behind, use_live_feed, ORDER_VIEW};
+use crate::loaded::{load, Loaded};
 use crate::pages::account::use_viewer;
 use crate::pages::ReadFailed;
 use domain::order::{OrderLine, OrderStatus};
@@ -132,7 +133,7 @@ fn StatusBadge(status: OrderStatus) -> impl IntoView {
 pub fn OrdersPage() -> impl IntoView {
     let feed = use_live_feed();
     // Only this customer's order notices reach this browser.
-    let orders = crate::loaded::load(
+    let orders = load(
         move || (feed.progress_of(ORDER_VIEW), feed.resets.get()),
         |_| my_orders(),
     );
@@ -145,7 +146,7 @@ pub fn OrdersPage() -> impl IntoView {
 }
 
 #[component]
-fn OrderList(orders: crate::loaded::Loaded<OrderListing>) -> impl IntoView {
+fn OrderList(orders: Loaded<OrderListing>) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p>"Loading your orders…"</p> }>
             {move || Suspend::new(async move {
@@ -206,8 +207,8 @@ struct OrderQuery {
     /// A receipt's version (checkout passes it): read at least that.
     wanted: RwSignal<Option<u64>>,
     refetches: RwSignal<u64>,
-    order: crate::loaded::Loaded<OrderRead>,
-    notice: crate::loaded::Loaded<Option<String>>,
+    order: Loaded<OrderRead>,
+    notice: Loaded<Option<String>>,
 }
 
 #[component]
@@ -223,11 +224,11 @@ pub fn OrderPage() -> impl IntoView {
             .and_then(|v| v.parse::<u64>().ok()),
     );
     let refetches = RwSignal::new(0u64);
-    let order = crate::loaded::load(
+    let order = load(
         move || (id.get(), wanted.get(), refetches.get(), feed.resets.get()),
         |(id, wanted, _, _)| get_order(id, wanted),
     );
-    let notice = crate::loaded::load(|| (), |_| take_notice());
+    let notice = load(|| (), |_| take_notice());
     let q = OrderQuery {
         id,
         wanted,

@@ -7,6 +7,7 @@ use crate::api::pipeline::{
     dead_letters, pipeline_health, rebuild_read_model, reconcile_read_model, retry_dead_letters,
     skip_dead_letter, ReadModelHealth,
 };
+use crate::loaded::load;
 use crate::pages::account::ManagersOnly;
 use crate::pages::ReadFailed;
 use leptos::prelude::*;
@@ -63,9 +64,9 @@ fn ReadModels() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
-    let health = crate::loaded::load(move || tick.get(), |_| pipeline_health());
+    let health = load(move || tick.get(), |_| pipeline_health());
     let shown = RwSignal::new(None::<String>);
-    let letters = crate::loaded::load(
+    let letters = load(
         move || (shown.get(), tick.get()),
         |(shown, _)| async move {
             match shown {

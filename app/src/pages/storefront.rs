@@ -11,6 +11,7 @@ use crate::api::ProductRead;
 use crate::components::Freshness;
 use crate::error::AppError;
 use crate::live::{throttled_changes, use_live_feed, PRODUCT_REVIEWS, PRODUCT_VIEW};
+use crate::loaded::load;
 use crate::pages::ReadFailed;
 use domain::views::RatingSummary;
 use leptos::prelude::*;
@@ -91,7 +92,7 @@ fn SearchBox(#[prop(optional)] value: String) -> impl IntoView {
 pub fn HomePage() -> impl IntoView {
     let feed = use_live_feed();
     let refresh = throttled_changes(feed, LIST_REFRESH);
-    let showcase = crate::loaded::load(
+    let showcase = load(
         move || (refresh.get(), feed.resets.get()),
         |_| storefront_showcase(),
     );
@@ -312,7 +313,7 @@ pub fn SearchPage() -> impl IntoView {
             per_page: None,
         }
     });
-    let results = crate::loaded::load(
+    let results = load(
         move || (params.get(), refresh.get(), feed.resets.get()),
         |(params, _, _)| search_catalog(params),
     );
@@ -433,7 +434,7 @@ pub fn ProductPage() -> impl IntoView {
         let id = id.get();
         feed.touches(PRODUCT_VIEW, &id) + feed.touches(PRODUCT_REVIEWS, &id)
     });
-    let product = crate::loaded::load(
+    let product = load(
         move || (id.get(), touches.get(), feed.resets.get()),
         |(id, _, _)| get_product(id, None),
     );

@@ -45,16 +45,18 @@ impl<M: ReadModel> Projector<M> {
             .unwrap_or(0);
         let generation = active + 1;
         self.building_generation.store(generation, Ordering::SeqCst);
-        self.shared.status.set_rebuild(Some(RebuildProgress {
-            generation,
-            phase: "starting".into(),
-            ..Default::default()
-        }));
+        self.shared
+            .status
+            .set_rebuild(Some(RebuildProgress::starting(generation, "starting")));
         let me = self.clone();
         tokio::spawn(async move {
             if let Err(e) = build(me.clone(), generation).await {
                 tracing::error!(model = me.shared.model.name(), generation, error = %e, "rebuild failed");
-                let mut progress = me.shared.status.rebuild_progress().unwrap_or_default();
+                let mut progress = me
+                    .shared
+                    .status
+                    .rebuild_progress()
+                    .unwrap_or_else(|| RebuildProgress::starting(generation, "starting"));
                 progress.phase = format!("failed: {e}");
                 progress.finished_at = Some(OffsetDateTime::now_utc());
                 me.shared.status.set_rebuild(Some(progress));
@@ -77,12 +79,7 @@ pub(super) async fn build<M: ReadModel>(
         .building_generation
         .store(generation, Ordering::SeqCst);
     let started = Instant::now();
-    let mut progress = RebuildProgress {
-        generation,
-        phase: "scanning the event log".into(),
-        started_at: OffsetDateTime::now_utc(),
-        ..Default::default()
-    };
+    let mut progress = RebuildProgress::starting(generation, "scanning the event log");
     s.status.set_rebuild(Some(progress.clone()));
 
     // Leftovers of an earlier attempt at this generation go first.
