@@ -8,6 +8,13 @@
 //! - `cart`: the shopping cart (a cookie) and its priced view
 //! - `ports` (server only): what the server must implement
 
+// The server and the browser must render the same kind of views: erased
+// and static views leave different hydration markers in the HTML, and a
+// page rendered with one does not hydrate with the other.
+// `.cargo/config.toml` sets the flag for every build.
+#[cfg(not(erase_components))]
+compile_error!("build with `--cfg erase_components` (see .cargo/config.toml)");
+
 pub mod api;
 pub mod cart;
 pub mod components;
