@@ -174,13 +174,35 @@ fn replay(record: &CommandRecord, request_hash: &str) -> Result<WriteReceipt, Co
         }
     }
     if let Some(err) = record.outcome.get("err") {
-        if let Ok(error) = serde_json::from_value::<CommandError>(err.clone()) {
+        let error = serde_json::from_value::<CommandError>(err.clone())
+            .ok()
+            .or_else(|| tagged_command_error(err));
+        if let Some(error) = error {
             return Err(error);
         }
     }
     Err(CommandError::Unavailable(
         "the first outcome of this command cannot be read".into(),
     ))
+}
+
+/// Outcomes kept before 2026-12-06 hold `CommandError` in its earlier
+/// tagged form (`{"kind": "rejected", "detail": {"kind": "invalid", …}}`);
+/// they are kept for a day, so a repeat within it still gets its refusal.
+fn tagged_command_error(value: &serde_json::Value) -> Option<CommandError> {
+    use serde_json::{Map, Value};
+    let kind = value.get("kind")?.as_str()?;
+    let external = match value.get("detail") {
+        None => Value::String(kind.to_owned()),
+        Some(detail) if kind == "rejected" => {
+            let mut fields = detail.as_object()?.clone();
+            let rule = fields.remove("kind")?.as_str()?.to_owned();
+            let inner = Map::from_iter([(rule, Value::Object(fields))]);
+            Value::Object(Map::from_iter([(kind.to_owned(), Value::Object(inner))]))
+        }
+        Some(detail) => Value::Object(Map::from_iter([(kind.to_owned(), detail.clone())])),
+    };
+    serde_json::from_value(external).ok()
 }
 
 impl CommandBus {
@@ -287,5 +309,54 @@ impl CommandBus {
             // The refusal stands; a repeat is decided again (and refused again).
             tracing::warn!(error = %e, "could not keep a refused command's outcome");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tagged_command_error;
+    use domain::{CommandError, DomainError};
+    use serde_json::json;
+
+    #[test]
+    fn outcomes_kept_in_the_earlier_tagged_form_still_read() {
+        let cases = [
+            (
+                json!({"kind": "rejected", "detail": {"kind": "invalid", "field": "price", "reason": "too low"}}),
+                CommandError::Rejected(DomainError::invalid("price", "too low")),
+            ),
+            (
+                json!({"kind": "rejected", "detail": {"kind": "insufficientStock", "productId": "p1", "requested": 3, "available": 1}}),
+                CommandError::Rejected(DomainError::InsufficientStock {
+                    product_id: "p1".into(),
+                    requested: 3,
+                    available: 1,
+                }),
+            ),
+            (
+                json!({"kind": "unavailable", "detail": "down"}),
+                CommandError::Unavailable("down".into()),
+            ),
+            (json!({"kind": "keyReused"}), CommandError::KeyReused),
+        ];
+        for (stored, expected) in cases {
+            assert_eq!(tagged_command_error(&stored), Some(expected), "{stored}");
+        }
+        assert_eq!(tagged_command_error(&json!({"kind": "nonsense"})), None);
+        assert_eq!(tagged_command_error(&json!("keyReused")), None);
+    }
+
+    #[test]
+    fn the_current_form_is_externally_tagged() {
+        let error = CommandError::Rejected(DomainError::invalid("price", "too low"));
+        let value = serde_json::to_value(&error).unwrap();
+        assert_eq!(
+            value,
+            json!({"rejected": {"invalid": {"field": "price", "reason": "too low"}}})
+        );
+        assert_eq!(
+            serde_json::from_value::<CommandError>(value).unwrap(),
+            error
+        );
     }
 }
